@@ -1,0 +1,45 @@
+# Two entry points of the quick start: `make verify` (claims report) and `make test`.
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+# The CPU build of torch that these machines carry offline; a plain `torch`
+# requirement would otherwise pull a multi-GB CUDA build.
+TORCH   ?= torch==2.13.0
+OUT     ?= results
+JOBS    ?= 2
+
+.PHONY: venv verify verify-full test test-all coverage docs bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "$(TORCH)" || $(BIN)/pip install -q torch
+	$(BIN)/pip install -q -e ".[test,docs]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+verify: $(STAMP)
+	$(BIN)/eftheory verify --tier quick --jobs $(JOBS) --out $(OUT)
+
+verify-full: $(STAMP)
+	$(BIN)/eftheory verify --tier full --jobs $(JOBS) --out $(OUT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" -q -p no:cacheprovider --hypothesis-profile=ci
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q --hypothesis-profile=thorough
+
+coverage: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" -q --hypothesis-profile=ci --cov --cov-report=term
+
+docs: $(STAMP)
+	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.engine
+
+clean:
+	rm -rf $(VENV) docs/_build docs/_generated .pytest_cache .hypothesis

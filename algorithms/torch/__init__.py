@@ -1,0 +1,1 @@
+"""Batched torch engine (seeds x clients x d), device-agnostic; torch.optim optimizers."""

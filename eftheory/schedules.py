@@ -1,0 +1,85 @@
+r"""Stepsize and momentum schedules, indexed per iteration k = 0, 1, 2, ...
+
+* :func:`constant` -- :math:`\gamma_k \equiv \gamma`.
+* :func:`horizon` -- :math:`\gamma_k \equiv \gamma_0/\sqrt{K+1}` (004, Theorem 1; needs the horizon K).
+* :func:`polynomial` -- :math:`\gamma_k = \gamma_0 (2/(k+2))^p` (000, the Lemma-15 family), or with
+  ``base="1/(k+1)"`` :math:`\gamma_0 (k+1)^{-p}`.  With ``gamma0 = 1`` and exponent ``q`` it is the
+  momentum schedule :math:`\eta_k = (2/(k+2))^q` (so :math:`\eta_0 = 1`).
+
+A schedule is any callable ``k -> float``; :func:`as_schedule` turns a float into a constant
+schedule and validates values. Schedules are vectorised through :meth:`Schedule.values`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .validation import check_choice, check_int, check_positive, check_real
+
+__all__ = ["Schedule", "constant", "horizon", "polynomial", "as_schedule", "BASES"]
+
+BASES = ("2/(k+2)", "1/(k+1)")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A named per-iteration schedule ``k -> value``."""
+
+    fn: Callable[[int], float]
+    label: str
+
+    def __call__(self, k: int) -> float:
+        return float(self.fn(k))
+
+    def values(self, n: int) -> np.ndarray:
+        """Values at k = 0, ..., n-1 as float64."""
+        return np.array([self.fn(k) for k in range(n)], dtype=np.float64)
+
+    def __repr__(self) -> str:
+        return f"Schedule({self.label})"
+
+
+def constant(value: float, *, name: str = "stepsize") -> Schedule:
+    v = check_positive(name, value)
+    return Schedule(lambda k: v, f"{v:g}")
+
+
+def horizon(gamma0: float, K: int) -> Schedule:
+    """gamma0 / sqrt(K + 1), constant over the run (004 Theorem 1)."""
+    g0 = check_positive("gamma0", gamma0)
+    K = check_int("K", K, low=0)
+    v = g0 / math.sqrt(K + 1)
+    return Schedule(lambda k: v, f"{g0:g}/sqrt({K}+1)")
+
+
+def polynomial(gamma0: float, p: float, *, base: str = "2/(k+2)") -> Schedule:
+    """gamma0 * (2/(k+2))**p (default) or gamma0 * (k+1)**(-p)."""
+    g0 = check_positive("gamma0", gamma0)
+    p = check_real("p", p, low=0.0)
+    check_choice("base", base, BASES)
+    if base == "2/(k+2)":
+        return Schedule(lambda k: g0 * (2.0 / (k + 2.0)) ** p, f"{g0:g}*(2/(k+2))^{p:g}")
+    return Schedule(lambda k: g0 * (k + 1.0) ** (-p), f"{g0:g}*(k+1)^-{p:g}")
+
+
+def as_schedule(value, *, name: str = "stepsize", high: float = math.inf) -> Schedule:
+    """Float -> constant schedule; callable -> validated-on-use schedule.
+
+    ``high`` bounds the values (``1`` for a momentum parameter eta in (0, 1]).
+    """
+    if isinstance(value, Schedule):
+        fn, label = value.fn, value.label
+    elif callable(value):
+        fn, label = value, getattr(value, "__name__", "callable")
+    else:
+        v = check_real(name, value, low=0.0, high=high, low_open=True)
+        return Schedule(lambda k: v, f"{v:g}")
+
+    def checked(k: int) -> float:
+        return check_real(f"{name}({k})", fn(k), low=0.0, high=high, low_open=True)
+
+    return Schedule(checked, label)
