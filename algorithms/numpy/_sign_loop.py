@@ -1,0 +1,212 @@
+r"""The loop shared by the sign-based methods (Jiang, Yu, Yang, Yang, Zhang [003] and baselines).
+
+003 indexes iterations t = 1..T from :math:`x_1`; here step k = 0..K-1 maps to t = k + 1 and
+:math:`x_1 \to x^0`. One iteration:
+
+1. every node j draws :math:`\xi^j` and computes :math:`g^j = \nabla f_j(x; \xi^j)` (node order);
+2. *centralized* methods (signSGD, Signum, SMM) average the node gradients,
+   :math:`g = \frac1n\sum_j g^j` -- the stochastic gradient of :math:`f = \frac1n\sum_j f_j`;
+   with one client this is 003's centralized setting;
+3. the estimator is updated (per node for distributed methods):
+
+   * ``"grad"``: :math:`v = g`;
+   * ``"signum"`` (Bernstein et al.): :math:`m_t = \beta m_{t-1} + (1-\beta) g_t`, :math:`m_0 = 0`;
+   * ``"smm"`` (003 eq. (5)/(10)): :math:`v_1 = g_1`, then
+     :math:`v_t = (1-\beta) v_{t-1} + \beta g_t` (``momentum_convention="new_weight"``, [R]) or
+     :math:`v_t = \beta v_{t-1} + (1-\beta) g_t` (``"old_weight"``);
+4. the direction :math:`s` is formed and :math:`x \leftarrow x - \eta s`:
+
+   * centralized: :math:`s = \mathrm{sign}(v)`;
+   * majority vote with uplink ``"sign"``: node sends :math:`\mathrm{sign}(v^j)`;
+     uplink ``"stochastic_sign"``: node sends :math:`S_R(v^j) \in \{\pm1\}^d`;
+     the server forms the sum :math:`\Sigma = \sum_j(\cdot)` and :math:`u = \Sigma/n`;
+     downlink ``"sign"``: :math:`s = \mathrm{sign}(\Sigma)`; downlink ``"stochastic_sign"``:
+     :math:`s = S_1(u)`.
+
+Declared conventions:
+
+* ``sign_zero``: value of :math:`\mathrm{sign}(0)` for a centralized step or a node's message
+  (default 0; -1 or +1 allowed).
+* ``ties``: the server's sign of an exactly-zero vote sum (possible with an even number of nodes):
+  ``"zero"`` (default: no move on that coordinate) or ``"plus"`` (+1). Their count per step is
+  ``diagnostics["ties"]``.
+* :math:`S_R` (:class:`eftheory.compressors.UnbiasedSign`): coordinate k is +1 iff
+  :math:`u_k < \frac12 + \frac{v_k}{2R}` with :math:`u \sim U[0,1)^d`. A coordinate with
+  :math:`|v_k| > R` violates the law; ``on_violation="clip"`` (default) clips it to
+  :math:`\pm R` and counts it in ``diagnostics["violations"]``, ``"raise"`` raises ValueError.
+
+Randomness follows :class:`algorithms.registry.Streams`: ``sample`` draws nodes 0..n-1 in order;
+``compress`` draws ``rng.random(d)`` for each node's :math:`S_R` (node order), then one for the
+server's :math:`S_1`.
+
+Diagnostics (float64): ``grad_norm_l1`` (K+1,) :math:`\|\nabla f(x^k)\|_1`; ``estimate``
+(K, m, d) the estimators used by step k (m = 1 centralized, m = n distributed); ``v_bar``
+(K, d) their mean; ``u`` (K, d) the server's mean message (distributed only; zeros otherwise);
+``direction`` (K, d) :math:`s`; ``ties`` (K,) and ``violations`` (K,) counts.
+
+Bits per node and step: centralized methods communicate nothing (0/0); majority vote sends
+d bits up and d bits down (1 bit per sign, also when ``sign_zero = 0`` produces zeros).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from eftheory.problems.base import global_grad
+from eftheory.validation import check_choice, check_finite_iterate, check_positive
+
+from ..registry import Streams
+from ..result import Result
+
+__all__: list[str] = []
+
+ESTIMATORS = ("grad", "signum", "smm")
+UPLINKS = ("none", "sign", "stochastic_sign")
+DOWNLINKS = ("none", "sign", "stochastic_sign")
+TIES = ("zero", "plus")
+CONVENTIONS = ("new_weight", "old_weight")
+ON_VIOLATION = ("clip", "raise")
+
+
+def sgn(v: np.ndarray, zero: float) -> np.ndarray:
+    """Coordinatewise sign with :math:`\\mathrm{sign}(0) = ` ``zero``."""
+    out = np.sign(v)
+    out[v == 0] = zero
+    return out
+
+
+def check_sign_zero(value) -> float:
+    if isinstance(value, bool) or value not in (-1, 0, 1):
+        raise ValueError(f"sign_zero must be one of -1, 0, 1 (the value of sign(0)); got {value!r}")
+    return float(value)
+
+
+def check_bound(name: str, value, algorithm: str) -> float:
+    if value is None:
+        raise ValueError(
+            f"{name} must be given for {algorithm!r}: a real in (0, inf) bounding "
+            f"||grad f_j(x; xi)||_inf; got None"
+        )
+    return check_positive(name, value)
+
+
+def run_sign_loop(name: str, problem, x0: np.ndarray, iters: int, *, stepsize, momentum, seed: int,
+                  estimator: str, uplink: str, downlink: str, options: dict,
+                  sign_zero=0, ties="zero", momentum_convention="new_weight",
+                  R=None, R_name="G", on_violation="clip") -> Result:
+    """Run one member of the sign family; see the module docstring."""
+    check_choice("estimator", estimator, ESTIMATORS)
+    check_choice("uplink", uplink, UPLINKS)
+    check_choice("downlink", downlink, DOWNLINKS)
+    zero = check_sign_zero(sign_zero)
+    check_choice("ties", ties, TIES)
+    check_choice("momentum_convention", momentum_convention, CONVENTIONS)
+    check_choice("on_violation", on_violation, ON_VIOLATION)
+    centralized = uplink == "none"
+    S_up = S_down = None
+    if uplink == "stochastic_sign" or downlink == "stochastic_sign":
+        from eftheory.compressors import UnbiasedSign
+
+        if uplink == "stochastic_sign":
+            R = check_bound(R_name, R, name)
+            S_up = UnbiasedSign(R, on_violation="clip")
+        if downlink == "stochastic_sign":
+            S_down = UnbiasedSign(1.0, on_violation="clip")
+
+    n, d = int(problem.n_clients), int(problem.dim)
+    m_rows = 1 if centralized else n
+    streams = Streams(seed)
+
+    x = x0.copy()
+    v = np.zeros((m_rows, d))
+    xs = np.empty((iters + 1, d))
+    xs[0] = x
+    est = np.empty((iters, m_rows, d))
+    v_bar = np.empty((iters, d))
+    u_rec = np.zeros((iters, d))
+    direction = np.empty((iters, d))
+    tie_count = np.zeros(iters)
+    viol_count = np.zeros(iters)
+    gammas = np.empty(iters)
+    betas = np.full(iters, np.nan) if momentum is not None else None
+
+    for k in range(iters):
+        eta = stepsize(k)
+        gammas[k] = eta
+        g = np.empty((n, d))
+        for j in range(n):
+            xi = problem.sample(j, streams.sample)
+            g[j] = np.asarray(problem.grad_i(j, x, xi), dtype=np.float64)
+        if centralized:
+            g = g.mean(axis=0, keepdims=True)
+        # estimator update
+        if estimator == "grad":
+            v = g
+        else:
+            beta = momentum(k)
+            betas[k] = beta
+            if estimator == "signum":
+                if beta >= 1.0:
+                    raise ValueError(
+                        f"momentum must lie in (0, 1) for {name!r} (Signum weighs the previous "
+                        f"momentum by beta); got {beta:g}"
+                    )
+                v = beta * v + (1.0 - beta) * g
+            elif k == 0:
+                v = g.copy()
+            elif momentum_convention == "new_weight":
+                v = (1.0 - beta) * v + beta * g
+            else:
+                v = beta * v + (1.0 - beta) * g
+        est[k] = v
+        v_bar[k] = v.mean(axis=0)
+        # direction
+        if centralized:
+            s = sgn(v[0], zero)
+        else:
+            if uplink == "sign":
+                msgs = sgn(v, zero)
+            else:
+                msgs = np.empty((n, d))
+                for j in range(n):
+                    bad = S_up.violations(v[j])
+                    if bad and on_violation == "raise":
+                        raise ValueError(
+                            f"{R_name} must bound ||v||_inf for the stochastic sign S_{R_name}: "
+                            f"node {j} at iteration {k} has ||v||_inf = {np.max(np.abs(v[j])):g} > "
+                            f"{R_name} = {R:g}; raise {R_name} or use on_violation='clip'"
+                        )
+                    viol_count[k] += bad
+                    msgs[j] = S_up(v[j], streams.compress)
+            total = msgs.sum(axis=0)
+            u_rec[k] = total / n
+            if downlink == "sign":
+                zero_sum = total == 0
+                tie_count[k] = np.count_nonzero(zero_sum)
+                s = np.sign(total)
+                s[zero_sum] = 1.0 if ties == "plus" else 0.0
+            else:
+                s = np.asarray(S_down(u_rec[k], streams.compress), dtype=np.float64)
+        direction[k] = s
+        x = x - eta * s
+        check_finite_iterate("x", x, k + 1)
+        xs[k + 1] = x
+
+    grads = np.array([global_grad(problem, xk) for xk in xs])
+    bits = 0.0 if centralized else float(d)
+    return Result(
+        name=name, backend="numpy", x=xs,
+        grad_norm=np.linalg.norm(grads, axis=1),
+        f=np.array([float(problem.f(xk)) for xk in xs]),
+        stepsize=gammas, momentum=betas,
+        bits_up=np.full(iters, bits), bits_down=np.full(iters, bits),
+        grad_calls=np.ones(iters), hvp_calls=np.zeros(iters), init_bits_up=0.0,
+        diagnostics={
+            "grad_norm_l1": np.abs(grads).sum(axis=1),
+            "estimate": est, "v_bar": v_bar, "u": u_rec, "direction": direction,
+            "ties": tie_count, "violations": viol_count,
+        },
+        config={"name": name, "seed": seed, "options": dict(options), "stepsize": stepsize.label,
+                "momentum": None if momentum is None else momentum.label, "n": n, "d": d,
+                "centralized": centralized},
+    )

@@ -1,0 +1,35 @@
+r"""‖EF21-HM‖ -- normalized EF21 with Hessian-corrected momentum, as a ``torch.optim`` optimizer.
+
+Paper: seed 000, Algorithm 1 with the HM estimator (Tran, Nguyen-Trung, Tran 2022), Theorem 4:
+:math:`\tilde O(K^{-1/3})` with :math:`\eta_k = (2/(k+2))^{2/3}`,
+:math:`\gamma_k = \gamma_0(2/(k+2))^{2/3}` (schedules reconstructed). Claim ``S000-T4``.
+Registered reference: ``"ef21-hm-norm"``.
+
+.. math::
+
+    v_i^k = (1-\eta_k)\big(v_i^{k-1} + \nabla^2 f_i(x^k;\xi_i^k)(x^k - x^{k-1})\big)
+            + \eta_k\nabla f_i(x^k;\xi_i^k),\quad x^{k+1} = x^k - \gamma_k\, g^k/\|g^k\|.
+
+The gradient and the Hessian-vector product come from one closure call (same minibatch): the
+optimizer differentiates the returned loss with ``create_graph=True`` and then
+:math:`\langle\nabla f_i, x^k - x^{k-1}\rangle` once more (double backprop), so the closure must
+return the loss without calling ``backward()``.
+"""
+
+from __future__ import annotations
+
+from ._ef21 import _EF21Family
+
+__all__ = ["EF21HMNorm"]
+
+
+class EF21HMNorm(_EF21Family):
+    """‖EF21-HM‖; arguments as :class:`~algorithms.torch.optim.EF21SGDMNorm`."""
+
+    estimator = "hm"
+    normalized = True
+
+    def __init__(self, params, lr, *, n_clients, compressor, eta, normalize="global",
+                 compress="global", init="gradient", generator=None):
+        super().__init__(params, lr, n_clients=n_clients, compressor=compressor, eta=eta,
+                         normalize=normalize, compress=compress, init=init, generator=generator)

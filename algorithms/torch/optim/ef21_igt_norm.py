@@ -1,0 +1,34 @@
+r"""‖EF21-IGT‖ -- normalized EF21 with implicit gradient transport, as a ``torch.optim`` optimizer.
+
+Paper: seed 000, Algorithm 1 with the IGT estimator (Cutkosky & Mehta's extrapolation),
+Theorem 2: :math:`\tilde O(K^{-2/7})` with :math:`\eta_k = (2/(k+2))^{4/7}`,
+:math:`\gamma_k = \gamma_0(2/(k+2))^{5/7}` (schedules reconstructed). Claim ``S000-T2``.
+Registered reference: ``"ef21-igt-norm"``.
+
+.. math::
+
+    y^k = x^k + \tfrac{1-\eta_k}{\eta_k}(x^k - x^{k-1}),\quad
+    v_i^k = (1-\eta_k) v_i^{k-1} + \eta_k \nabla f_i(y^k;\xi_i^k),\quad
+    x^{k+1} = x^k - \gamma_k\, g^k/\|g^k\|.
+
+Closure protocol: client i's single evaluation per step happens with the parameters at
+:math:`y^k` (``fresh=True``); the parameters are back at :math:`x^{k+1}` after the step.
+"""
+
+from __future__ import annotations
+
+from ._ef21 import _EF21Family
+
+__all__ = ["EF21IGTNorm"]
+
+
+class EF21IGTNorm(_EF21Family):
+    """‖EF21-IGT‖; arguments as :class:`~algorithms.torch.optim.EF21SGDMNorm`."""
+
+    estimator = "igt"
+    normalized = True
+
+    def __init__(self, params, lr, *, n_clients, compressor, eta, normalize="global",
+                 compress="global", init="gradient", generator=None):
+        super().__init__(params, lr, n_clients=n_clients, compressor=compressor, eta=eta,
+                         normalize=normalize, compress=compress, init=init, generator=generator)

@@ -1,0 +1,295 @@
+r"""Identities, constants and lemma checks of step-ahead error feedback (Xu, Huo, Huang [002]).
+
+Notation (002's K workers are n here; :math:`s := \sqrt{1-\delta}` for a :math:`\delta`-approximate
+compressor; :math:`B := \eta_{\max}^2(M^2+\sigma^2)/(1-\mu)^2`):
+
+* auxiliary iterate :math:`\tilde x_t = x_t - (e_t + \bar e_t)` with
+  :math:`\tilde x_{t+1} = \tilde x_t - \frac{\eta_t}{n}\sum_k m_{t+1}^{(k)}` (eq. (3), ``S002-AUX``);
+* momentum virtual sequence :math:`z_t = \tilde x_t + \frac{\mu}{1-\mu}(\tilde x_t - \tilde x_{t-1})`
+  with :math:`z_{t+1} - z_t = -\frac{\eta}{(1-\mu)n}\sum_k \nabla f(x_{t+1/2}^{(k)};\xi_t^{(k)})`
+  (App. (84)-(86), ``S002-Z``);
+* :math:`C = \frac{2-\delta}{1-s} + \frac{n-1}{n}` and the Lemma-2 function
+  :math:`h(\beta_1) = \frac{(1-\delta)(1+1/\beta_1)}{1-(1-\delta)(1+\beta_1)}`, minimal at
+  :math:`\beta_1 = 1/s - 1` with value :math:`\frac{1-\delta}{(1-s)^2}`; 002 prints
+  :math:`\frac{1-\delta}{2(1-s)}` (an erratum; e.g. :math:`\delta = 0.5`: 5.83 vs 0.854).
+  Corrected chain: server error :math:`\le \frac{2(2-\delta)(1-\delta)}{(1-s)^4}B`, SAEF mismatch
+  :math:`\le \big[\frac{4(2-\delta)(1-\delta)}{(1-s)^4} + \frac{2(n-1)(1-\delta)}{n(1-s)^2}\big]B`.
+
+The closed forms live here (:func:`constant_C`, :func:`lemma2_h`, :func:`lemma2_min_printed`,
+:func:`lemma2_min_corrected`, :func:`server_error_constant_corrected`,
+:func:`lemma5_constant_printed`, :func:`lemma5_constant_corrected`, :func:`alpha_mu`).
+
+Checks return :class:`Pair` ``(observed, stated)`` values or residual/slack arrays. Claims:
+``S002-AUX``, ``S002-Z``, ``S002-P1``, ``S002-C1``, ``S002-AL1``, ``S002-AL2``, ``S002-AL5``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+from eftheory.compressors import Pair
+from eftheory.problems.base import global_grad
+from eftheory.validation import check_int, check_real
+
+__all__ = [
+    "BoundCheck",
+    "constant_C",
+    "lemma2_h",
+    "lemma2_min_printed",
+    "lemma2_min_corrected",
+    "server_error_constant_corrected",
+    "lemma5_constant_printed",
+    "lemma5_constant_corrected",
+    "alpha_mu",
+    "aux_residual",
+    "z_residual",
+    "proposition1_bounds",
+    "c1_terms",
+    "max_grad_sq_at_evaluation_points",
+    "lemma1_check",
+    "lemma2_check",
+    "lemma5_check",
+]
+
+
+class BoundCheck(NamedTuple):
+    """A Monte-Carlo figure beside the bound with the corrected constant (the gate) and the printed one.
+
+    ``observed`` is the largest Monte-Carlo mean over the cells (t, k) and ``se`` the standard
+    error of that mean over the seeds; a check at confidence z reads
+    ``observed - z * se <= corrected``.
+    """
+
+    observed: float
+    se: float
+    corrected: float
+    printed: float
+
+
+def _delta(delta) -> float:
+    return check_real("delta", delta, low=0.0, high=1.0, low_open=True)
+
+
+def _n(n) -> int:
+    return check_int("n", n, low=1)
+
+
+def _s(delta: float) -> float:
+    return math.sqrt(1.0 - delta)
+
+
+def constant_C(delta, n) -> float:
+    """:math:`C = (2-\\delta)/(1-\\sqrt{1-\\delta}) + (n-1)/n` (002, Lemma 1 / Theorems 1-3)."""
+    delta, n = _delta(delta), _n(n)
+    return (2.0 - delta) / (1.0 - _s(delta)) + (n - 1) / n
+
+
+def lemma2_h(beta1, delta) -> float:
+    """:math:`h(\\beta_1)` of 002 Lemma 2, for :math:`0 < \\beta_1 < \\delta/(1-\\delta)`."""
+    delta = _delta(delta)
+    hi = math.inf if delta == 1.0 else delta / (1.0 - delta)
+    beta1 = check_real("beta1", beta1, low=0.0, high=hi, low_open=True, high_open=True)
+    return (1.0 - delta) * (1.0 + 1.0 / beta1) / (1.0 - (1.0 - delta) * (1.0 + beta1))
+
+
+def lemma2_min_printed(delta) -> float:
+    """The minimum of h as printed in 002 eq. (39): :math:`(1-\\delta)/(2(1-\\sqrt{1-\\delta}))` [erratum]."""
+    delta = _delta(delta)
+    return (1.0 - delta) / (2.0 * (1.0 - _s(delta)))
+
+
+def lemma2_min_corrected(delta) -> float:
+    """The true minimum of h: :math:`(1-\\delta)/(1-\\sqrt{1-\\delta})^2`, at :math:`\\beta_1 = 1/\\sqrt{1-\\delta} - 1`."""
+    delta = _delta(delta)
+    return (1.0 - delta) / (1.0 - _s(delta)) ** 2
+
+
+def server_error_constant_corrected(delta) -> float:
+    """Lemma 4 with both minimisers: :math:`E\\|e_{t+1}\\|^2 \\le 2(2-\\delta)(1-\\delta)/(1-s)^4 \\cdot B`."""
+    delta = _delta(delta)
+    return 2.0 * (2.0 - delta) * (1.0 - delta) / (1.0 - _s(delta)) ** 4
+
+
+def lemma5_constant_printed(delta, n) -> float:
+    """Lemma 1/5 as printed: SAEF mismatch :math:`\\le C(1-\\delta)/(1-\\sqrt{1-\\delta}) \\cdot B`."""
+    delta = _delta(delta)
+    return constant_C(delta, n) * (1.0 - delta) / (1.0 - _s(delta))
+
+
+def lemma5_constant_corrected(delta, n) -> float:
+    """Corrected Lemma 5: :math:`4(2-\\delta)(1-\\delta)/(1-s)^4 + 2(n-1)(1-\\delta)/(n(1-s)^2)` times B."""
+    delta, n = _delta(delta), _n(n)
+    s = _s(delta)
+    return 4.0 * (2.0 - delta) * (1.0 - delta) / (1.0 - s) ** 4 + 2.0 * (n - 1) * (1.0 - delta) / (n * (1.0 - s) ** 2)
+
+
+def alpha_mu(eta, L, mu) -> float:
+    """:math:`\\alpha_\\mu = 1 - \\eta L/(1-\\mu) - 2\\mu^2\\eta^2L^2/(1-\\mu)^4` (002 Theorem 3, called alpha there)."""
+    eta = check_real("eta", eta, low=0.0, low_open=True)
+    L = check_real("L", L, low=0.0, low_open=True)
+    mu = check_real("mu", mu, low=0.0, high=1.0, high_open=True)
+    return 1.0 - eta * L / (1.0 - mu) - 2.0 * mu ** 2 * eta ** 2 * L ** 2 / (1.0 - mu) ** 4
+
+
+# -- identities along a run ---------------------------------------------------------------
+
+def aux_residual(result) -> np.ndarray:
+    r"""Per step, :math:`\max_i |\tilde x_{t+1} - \tilde x_t + \eta_t \bar m_{t+1}|_i` (stated value 0).
+
+    ``result`` is an ``ef`` or ``saef`` :class:`Result`. Serves ``S002-AUX``.
+    """
+    xa = np.asarray(result.diagnostics["x_aux"])
+    eta = np.asarray(result.stepsize)[:, None]
+    m_bar = np.asarray(result.diagnostics["momentum_mean"])
+    return np.max(np.abs(xa[1:] - xa[:-1] + eta * m_bar), axis=1)
+
+
+def z_residual(result) -> np.ndarray:
+    r"""Per step, :math:`\max_i |z_{t+1} - z_t + \frac{\eta}{1-\mu}\bar g_t|_i` (stated value 0).
+
+    :math:`z_t = \tilde x_t + p_t`, :math:`p_0 = 0`, :math:`p_t = \frac{\mu}{1-\mu}(\tilde x_t - \tilde x_{t-1})`;
+    :math:`\bar g_t` is the mean stochastic gradient of step t at the evaluation points.
+    Needs a constant stepsize (ValueError otherwise). Serves ``S002-Z``.
+    """
+    eta = np.asarray(result.stepsize)
+    if not np.all(eta == eta[0]):
+        raise ValueError("stepsize must be constant for the z_t identity of 002 (allowed: a constant float)")
+    mu = float(np.asarray(result.momentum)[0])
+    xa = np.asarray(result.diagnostics["x_aux"])
+    g_bar = np.asarray(result.diagnostics["grad_mean"])
+    p = np.zeros_like(xa)
+    p[1:] = mu / (1.0 - mu) * (xa[1:] - xa[:-1])
+    z = xa + p
+    return np.max(np.abs(z[1:] - z[:-1] + eta[0] / (1.0 - mu) * g_bar), axis=1)
+
+
+# -- Proposition 1 and Corollary 1 (closed forms) -------------------------------------------
+
+def proposition1_bounds(server_sq, var, mean_sq) -> Pair:
+    r"""002 Proposition 1: the two mismatch bounds for the same errors.
+
+    Args:
+        server_sq: :math:`\mathbb E\|e_t\|^2` (>= 0).
+        var: per-worker :math:`\mathrm{Var}(e_t^{(k)}) = \mathbb E\|e_t^{(k)} - \mathbb E e_t^{(k)}\|^2`, shape (n,).
+        mean_sq: per-worker :math:`\|\mathbb E e_t^{(k)}\|^2`, shape (n,).
+
+    Returns:
+        ``Pair(observed=SAEF bound, stated=EF bound)`` with
+        SAEF :math:`2\mathbb E\|e_t\|^2 + \frac{2(n-1)}{n^2}\sum_k \mathrm{Var}` (eq. (33)) and
+        EF :math:`2\mathbb E\|e_t\|^2 + \frac{2}{n^2}\sum_k \mathrm{Var} + \frac2n\sum_k\|\mathbb E e^{(k)}\|^2`
+        (eq. (34)). The proposition: SAEF < EF whenever every
+        :math:`\mathrm{Var}(e^{(k)}) \le \|\mathbb E e^{(k)}\|^2` and some mean is non-zero.
+    """
+    server_sq = check_real("server_sq", server_sq, low=0.0)
+    var = np.asarray(var, dtype=np.float64)
+    mean_sq = np.asarray(mean_sq, dtype=np.float64)
+    if var.ndim != 1 or var.shape != mean_sq.shape or var.size == 0:
+        raise ValueError(f"var and mean_sq must be vectors of one length n >= 1; got {var.shape} and {mean_sq.shape}")
+    if np.any(var < 0) or np.any(mean_sq < 0) or not np.all(np.isfinite(var + mean_sq)):
+        raise ValueError("var and mean_sq must be finite and >= 0 (allowed: [0, inf))")
+    n = var.size
+    saef = 2.0 * server_sq + 2.0 * (n - 1) / n ** 2 * float(var.sum())
+    ef = 2.0 * server_sq + 2.0 / n ** 2 * float(var.sum()) + 2.0 / n * float(mean_sq.sum())
+    return Pair(saef, ef)
+
+
+def c1_terms(delta, eta, L, n, second_moment=1.0) -> Pair:
+    r"""002 Corollary 1: SAEF-SGD's compression term (Theorem 2) vs EF-SGD's (Zheng et al. 2019).
+
+    SAEF: :math:`\big(1 + \frac{8C}{3-2\eta L}\big)\frac{1-\delta}{1-\sqrt{1-\delta}}\eta^2L^2(M^2+\sigma^2)`;
+    Zheng et al.: :math:`\frac{32L^2(1-\delta)(M^2+\sigma^2)}{\delta^2}\big(1+\frac{16}{\delta^2}\big)\frac{\eta^2}{3-2\eta L}`.
+    ``second_moment`` is :math:`M^2+\sigma^2`; needs :math:`0 < \eta L < 3/2`.
+
+    Returns:
+        ``Pair(observed=SAEF term, stated=Zheng term)``; the corollary claims observed < stated
+        for :math:`0 < \delta < 1` (both vanish at :math:`\delta = 1`).
+    """
+    delta, n = _delta(delta), _n(n)
+    eta = check_real("eta", eta, low=0.0, low_open=True)
+    L = check_real("L", L, low=0.0, low_open=True)
+    if eta * L >= 1.5:
+        raise ValueError(f"eta*L must lie in (0, 1.5) for 002 Theorem 2; got {eta * L:g}")
+    m2 = check_real("second_moment", second_moment, low=0.0)
+    a = 3.0 - 2.0 * eta * L
+    saef = (1.0 + 8.0 * constant_C(delta, n) / a) * (1.0 - delta) / (1.0 - _s(delta)) * eta ** 2 * L ** 2 * m2
+    zheng = 32.0 * L ** 2 * (1.0 - delta) * m2 / delta ** 2 * (1.0 + 16.0 / delta ** 2) * eta ** 2 / a
+    return Pair(saef, zheng)
+
+
+# -- Monte-Carlo lemma checks ---------------------------------------------------------------
+
+def max_grad_sq_at_evaluation_points(problem, result) -> float:
+    r""":math:`\max \|\nabla F(y)\|^2` over the points where step t evaluated gradients.
+
+    EF: :math:`y = x_t`; SAEF: :math:`y = x_t - e_t^{(k)}` (needs ``record_clients=True``).
+    This is the :math:`M^2` of 002 Assumption 3 along the run.
+    """
+    xs = np.asarray(result.x)[:-1]
+    if result.name == "saef":
+        if "client_errors" not in result.diagnostics:
+            raise ValueError("result must come from a run with record_clients=True (allowed: True) for SAEF points")
+        ys = (xs[:, None, :] - np.asarray(result.diagnostics["client_errors"])[:-1]).reshape(-1, xs.shape[1])
+    else:
+        ys = xs
+    return max(float(np.sum(global_grad(problem, y) ** 2)) for y in ys)
+
+
+def _B(eta_max, M2, sigma2, mu) -> float:
+    return eta_max ** 2 * (M2 + sigma2) / (1.0 - mu) ** 2
+
+
+def _common(results: Sequence, M2, sigma2):
+    if len(results) == 0:
+        raise ValueError("results must hold at least one run (allowed: a non-empty sequence)")
+    M2 = check_real("M2", M2, low=0.0)
+    sigma2 = check_real("sigma2", sigma2, low=0.0)
+    mu = float(np.asarray(results[0].momentum)[0])
+    eta_max = max(float(np.max(r.stepsize)) for r in results)
+    return M2, sigma2, mu, eta_max
+
+
+def _max_cell(samples: np.ndarray) -> tuple[float, float]:
+    """Largest mean over seeds (axis 0) and the standard error of that cell."""
+    mean = samples.mean(axis=0)
+    idx = np.unravel_index(int(np.argmax(mean)), mean.shape)
+    cell = samples[(slice(None), *idx)]
+    se = float(cell.std(ddof=1) / math.sqrt(cell.size)) if cell.size > 1 else math.inf
+    return float(mean[idx]), se
+
+
+def lemma1_check(results: Sequence, *, M2, sigma2) -> BoundCheck:
+    r"""002 Lemma 1 (``S002-AL1``): :math:`\max_{t,k}\widehat{\mathbb E}\|m_{t+1}^{(k)}\|^2` vs :math:`(M^2+\sigma^2)/(1-\mu)^2`.
+
+    ``results`` are runs of one configuration over independent seeds; the expectation is their
+    mean. The lemma has no compression constant, so ``corrected == printed``. With
+    :math:`\mu = 0` and a constant :math:`\nabla F` the bound is attained (equality).
+    """
+    M2, sigma2, mu, _ = _common(results, M2, sigma2)
+    obs, se = _max_cell(np.array([np.asarray(r.diagnostics["momentum_sq_norm"]) for r in results]))
+    bound = (M2 + sigma2) / (1.0 - mu) ** 2
+    return BoundCheck(obs, se, bound, bound)
+
+
+def lemma2_check(results: Sequence, *, delta, M2, sigma2) -> BoundCheck:
+    r"""002 Lemma 2 (``S002-AL2``): :math:`\max_{t,k}\widehat{\mathbb E}\|e_{t+1}^{(k)}\|^2` vs
+    :math:`\frac{1-\delta}{(1-\sqrt{1-\delta})^2}B` (corrected) and :math:`\frac{1-\delta}{2(1-\sqrt{1-\delta})}B` (printed).
+
+    Valid without error averaging (p = inf), as in the lemma.
+    """
+    M2, sigma2, mu, eta_max = _common(results, M2, sigma2)
+    B = _B(eta_max, M2, sigma2, mu)
+    obs, se = _max_cell(np.array([np.asarray(r.diagnostics["client_error_norm"])[1:] ** 2 for r in results]))
+    return BoundCheck(obs, se, lemma2_min_corrected(delta) * B, lemma2_min_printed(delta) * B)
+
+
+def lemma5_check(results: Sequence, *, delta, M2, sigma2) -> BoundCheck:
+    r"""002 Lemma 1/5 (``S002-AL5``): :math:`\max_t \widehat{\mathbb E}\frac1n\sum_k\|e_t + \bar e_t - e_t^{(k)}\|^2`
+    vs the corrected constant (gate) and :math:`C\frac{1-\delta}{1-\sqrt{1-\delta}}B` (printed)."""
+    M2, sigma2, mu, eta_max = _common(results, M2, sigma2)
+    B = _B(eta_max, M2, sigma2, mu)
+    n = int(results[0].config["n"])
+    obs, se = _max_cell(np.array([np.asarray(r.diagnostics["mismatch_saef"]) for r in results]))
+    return BoundCheck(obs, se, lemma5_constant_corrected(delta, n) * B, lemma5_constant_printed(delta, n) * B)
