@@ -1,0 +1,273 @@
+"""The machinery every engine algorithm shares: options, randomness, compression, the result.
+
+An engine run holds S independent runs ("seeds") of one algorithm side by side. Every state
+tensor has the shape ``(S, n, d)`` (per client) or ``(S, d)`` (per run); a step is a handful of
+tensor operations on the whole batch, and the only Python loop is the one over iterations.
+
+Randomness has two sources, chosen by the ``draws`` option:
+
+* ``draws=None`` (normal runs): one ``torch.Generator`` on the run's device, seeded with ``seed``,
+  feeds the batched sampler of the problem oracle, the random compressors and any auxiliary
+  uniform draw. Same (name, seed, seeds, device, dtype): bit-identical result. The S runs are
+  independent draws; run s of the engine is *not* the reference's run with seed ``seed + s``.
+* ``draws=Draws(...)`` (replay): the engine consumes recorded draws instead (see
+  :mod:`algorithms.torch.replay`), which is how parity with the reference is proven.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from eftheory.validation import check_choice, check_finite_iterate, check_int
+
+from ..result import Result
+from ._kernels import compress
+from .problems import batched_oracle, to_xi_batch
+
+__all__ = ["ENGINE_OPTIONS", "Draws", "Env", "Recorder", "resolve_device", "resolve_dtype",
+           "normalize", "schedule_values"]
+
+#: Options every engine algorithm accepts on top of the options of its NumPy counterpart.
+ENGINE_OPTIONS = {"seeds": 1, "device": "cpu", "dtype": "float64", "draws": None, "oracle": None}
+
+_DTYPES = {"float64": torch.float64, "float32": torch.float32,
+           torch.float64: torch.float64, torch.float32: torch.float32}
+
+
+def resolve_device(device) -> torch.device:
+    """'cpu', 'cuda' or 'cuda:N' (or a torch.device); ValueError if CUDA is asked for and absent."""
+    text = str(device) if isinstance(device, (str, torch.device)) else None
+    if text is None or text.split(":")[0] not in ("cpu", "cuda"):
+        raise ValueError(f"device must be one of 'cpu', 'cuda' or 'cuda:N'; got {device!r}")
+    try:
+        dev = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"device must be one of 'cpu', 'cuda' or 'cuda:N'; got {device!r}") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {text!r} needs CUDA, which is not available here (allowed: 'cpu')")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device index must lie in [0, {torch.cuda.device_count() - 1}]; got {text!r}")
+    return dev
+
+
+def resolve_dtype(dtype) -> torch.dtype:
+    """'float64' (default) or 'float32' (strings or torch dtypes)."""
+    try:
+        return _DTYPES[dtype]
+    except (KeyError, TypeError):
+        raise ValueError(f"dtype must be one of 'float64', 'float32'; got {dtype!r}") from None
+
+
+def schedule_values(schedule, iters: int) -> np.ndarray:
+    """Values of a schedule at k = 0..iters-1 (float64), validated by the schedule itself."""
+    return np.asarray(schedule.values(iters), dtype=np.float64)
+
+
+def normalize(v: torch.Tensor, blocks=None) -> torch.Tensor:
+    """v / ||v|| over the last axis (direction 0 where v = 0).
+
+    ``blocks``: a list of block sizes summing to d; each block is normalized on its own
+    (the per-tensor convention). ``None``: one global norm.
+    """
+    if blocks is None:
+        nrm = torch.linalg.vector_norm(v, dim=-1, keepdim=True)
+        return torch.where(nrm > 0, v / torch.where(nrm > 0, nrm, torch.ones_like(nrm)), torch.zeros_like(v))
+    return torch.cat([normalize(part) for part in torch.split(v, list(blocks), dim=-1)], dim=-1)
+
+
+@dataclass
+class Draws:
+    """Recorded randomness for S runs, in the reference's order (:class:`algorithms.Streams`).
+
+    sample : per client, its draws in the order it made them: ``None`` (exact oracle), a tensor
+        ``(S, n, J, *shape)`` or a tuple of such tensors (J = draws per client over the run).
+    compress : ``(S, M)`` -- every uniform the compression stream produced, flattened in call order.
+    aux : ``(S, A)`` -- every uniform of the auxiliary stream, in order.
+    """
+
+    sample: Any
+    compress: torch.Tensor
+    aux: torch.Tensor
+    seeds: tuple[int, ...] = ()
+
+    @property
+    def n_seeds(self) -> int:
+        return int(self.compress.shape[0])
+
+
+class _Cursor:
+    """Reads a flat (S, M) stream of recorded uniforms in order."""
+
+    def __init__(self, stream: torch.Tensor, what: str):
+        self.stream, self.pos, self.what = stream, 0, what
+
+    def take(self, shape) -> torch.Tensor:
+        S = self.stream.shape[0]
+        count = int(np.prod(shape, dtype=np.int64))
+        if self.pos + count > self.stream.shape[1]:
+            raise ValueError(f"draws.{self.what} holds {self.stream.shape[1]} uniforms per run; the engine "
+                             f"needs more (at {self.pos} + {count}): record the draws with the same options")
+        out = self.stream[:, self.pos:self.pos + count].reshape(S, *shape)
+        self.pos += count
+        return out
+
+
+class Env:
+    """One batched run: the oracle, the randomness and the sizes (S, n, d)."""
+
+    def __init__(self, name: str, problem, x0, *, seed: int, seeds, device, dtype, draws, oracle):
+        self.name = name
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype)
+        self.S = check_int("seeds", seeds, low=1)
+        self.seed = seed
+        self.oracle = batched_oracle(problem, self.device, self.dtype, oracle=oracle, seed=seed)
+        self.n, self.d = self.oracle.n, self.oracle.d
+        self.x0 = torch.as_tensor(np.asarray(x0, dtype=np.float64), device=self.device).to(self.dtype)
+        self.replay = draws is not None
+        if self.replay:
+            if not isinstance(draws, Draws):
+                raise ValueError(f"draws must be an algorithms.torch.replay Draws object or None; got {type(draws).__name__}")
+            if draws.n_seeds != self.S:
+                raise ValueError(f"seeds must equal the number of recorded runs in draws ({draws.n_seeds}); got {self.S}")
+            move = dict(device=self.device)
+            self._sample = to_xi_batch(draws.sample, self.device, self.dtype)
+            self._sample_pos = 0
+            self._u = _Cursor(draws.compress.to(**move, dtype=self.dtype), "compress")
+            self._aux = _Cursor(draws.aux.to(**move, dtype=self.dtype), "aux")
+        else:
+            self.gen = torch.Generator(device=self.device)
+            self.gen.manual_seed(int(seed))
+
+    # -- randomness ---------------------------------------------------------------------------
+    def sample(self):
+        """One draw per client for every run: ``None`` or an xi batch with leading (S, n)."""
+        if not self.replay:
+            return self.oracle.sample(self.gen, self.S)
+        xi = self._sample
+        if xi is None:
+            return None
+        j = self._sample_pos
+        J = (xi[0] if isinstance(xi, tuple) else xi).shape[2]
+        if j >= J:
+            raise ValueError(f"draws.sample holds {J} draws per client; the engine needs more: "
+                             "record the draws with the same options")
+        self._sample_pos += 1
+        if isinstance(xi, tuple):
+            return tuple(t[:, :, j] for t in xi)
+        return xi[:, :, j]
+
+    def uniform(self, *shape) -> torch.Tensor:
+        """Auxiliary U[0, 1) draws of shape (S, *shape)."""
+        if self.replay:
+            return self._aux.take(shape)
+        return torch.rand((self.S, *shape), generator=self.gen, device=self.device, dtype=self.dtype)
+
+    def compress(self, compressor, v: torch.Tensor) -> torch.Tensor:
+        """C applied on the last axis of v (S, ..., d), one message per leading index.
+
+        In replay, a random compressor takes its uniforms from the recorded stream in row-major
+        order of the leading axes after S (clients 0..n-1), i.e. the reference's call order.
+        """
+        if self.replay and getattr(compressor, "random", False):
+            return compress(compressor, v, u=self._u.take(tuple(v.shape[1:])))
+        return compress(compressor, v, generator=None if self.replay else self.gen)
+
+    # -- oracles ------------------------------------------------------------------------------
+    @staticmethod
+    def clients(x: torch.Tensor) -> torch.Tensor:
+        """A per-run point (S, d) as (S, 1, d): common to every client (oracles broadcast it)."""
+        return x.unsqueeze(1) if x.dim() == 2 else x
+
+    def _full(self, out: torch.Tensor) -> torch.Tensor:
+        return out if out.shape[1] == self.n else out.expand(self.S, self.n, self.d)
+
+    def grad(self, x: torch.Tensor, xi) -> torch.Tensor:
+        """Local gradients (S, n, d) at per-client points x (S, n, d) or a common point (S, d)."""
+        return self._full(self.oracle.grad(self.clients(x), xi))
+
+    def hvp(self, x: torch.Tensor, v: torch.Tensor, xi) -> torch.Tensor:
+        """Local Hessian-vector products (S, n, d); x and v per client or common."""
+        return self._full(self.oracle.hvp(self.clients(x), self.clients(v), xi))
+
+
+def check_finite(x: torch.Tensor, k: int, name: str = "x") -> None:
+    """Raise the reference's divergence error if an iterate became NaN/inf (in any run)."""
+    if not bool(torch.isfinite(x).all()):
+        check_finite_iterate(name, np.array([np.nan]), k)
+
+
+@dataclass
+class Recorder:
+    """Collects a batched trajectory and builds the :class:`Result`."""
+
+    env: Env
+    iters: int
+    x: torch.Tensor = None
+    steps: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        e = self.env
+        self.x = torch.empty((e.S, self.iters + 1, e.d), device=e.device, dtype=e.dtype)
+        self.diag: dict[str, torch.Tensor] = {}
+
+    def point(self, k: int, x: torch.Tensor) -> None:
+        self.x[:, k] = x
+
+    def record(self, key: str, k: int, value, length: int | None = None) -> None:
+        """Store a per-run value (S, ...) at index k of diagnostic ``key`` (allocated on first use)."""
+        value = torch.as_tensor(value, device=self.env.device)
+        if key not in self.diag:
+            L = self.iters if length is None else length
+            self.diag[key] = torch.zeros((self.env.S, L, *value.shape[1:]), device=self.env.device,
+                                         dtype=value.dtype if value.is_floating_point() else self.env.dtype)
+        self.diag[key][:, k] = value
+
+    def exact(self, X: torch.Tensor):
+        """(f, grad f) at every row of X (..., d), in chunks."""
+        flat = X.reshape(-1, self.env.d)
+        fs, gs = [], []
+        for chunk in torch.split(flat, 4096):
+            fs.append(self.env.oracle.f(chunk))
+            gs.append(self.env.oracle.grad_f(chunk))
+        return torch.cat(fs).reshape(X.shape[:-1]), torch.cat(gs).reshape(X.shape)
+
+    def result(self, *, stepsize, momentum, bits_up, bits_down, grad_calls, hvp_calls,
+               init_bits_up: float, config: dict, extra: dict | None = None,
+               grads: torch.Tensor | None = None) -> Result:
+        e = self.env
+        fvals, G = self.exact(self.x)
+        if grads is not None:
+            grads.append(G)
+
+        def per_run(a):
+            if a is None:
+                return None
+            t = torch.as_tensor(np.asarray(a, dtype=np.float64), device=e.device).to(e.dtype)
+            return t.unsqueeze(0).expand(e.S, *t.shape).clone()
+
+        diag = dict(self.diag)
+        diag.update(extra or {})
+        cfg = {**config, "backend": "torch", "seeds": e.S, "device": str(e.device),
+               "dtype": str(e.dtype).replace("torch.", ""), "replay": e.replay}
+        return Result(name=e.name, backend="torch", x=self.x,
+                      grad_norm=torch.linalg.vector_norm(G, dim=-1), f=fvals,
+                      stepsize=per_run(stepsize), momentum=per_run(momentum),
+                      bits_up=per_run(bits_up), bits_down=per_run(bits_down),
+                      grad_calls=per_run(grad_calls), hvp_calls=per_run(hvp_calls),
+                      init_bits_up=float(init_bits_up), diagnostics=diag, config=cfg)
+
+
+def split_engine_options(options: dict) -> tuple[dict, dict]:
+    """Separate the engine's own options from the algorithm's."""
+    eng = {k: options.pop(k) for k in list(options) if k in ENGINE_OPTIONS}
+    return {**ENGINE_OPTIONS, **eng}, options
+
+
+def check_dtype_choice(dtype) -> None:
+    check_choice("dtype", str(dtype).replace("torch.", ""), ("float64", "float32"))

@@ -1,0 +1,280 @@
+r"""The EF21 family on the batched engine: one loop, a batched client-estimator step per method.
+
+Same semantics as the reference (:mod:`algorithms.numpy` EF21 family), written for tensors of
+shape (S runs, n clients, d). One iteration k = 0..K-1, all runs and clients at once:
+
+.. math::
+
+   v^k &= \text{estimator}(v^{k-1}, x^k, x^{k-1}, \eta_k, \xi^k),\qquad
+   c^k = \mathcal C(v^k - g^{k-1}),\qquad g_i^k = g_i^{k-1} + c_i^k,\qquad
+   g^k = g^{k-1} + \tfrac1n\textstyle\sum_i c_i^k, \\
+   x^{k+1} &= x^k - \gamma_k\, g^k \ \ \text{or}\ \ x^k - \gamma_k\, g^k/\|g^k\| .
+
+Estimators (client i, batched over runs and clients; :math:`G = \nabla f_i(\cdot;\xi_i^k)`):
+
+============  ======================================================================================
+exact / sgd   :math:`v = \nabla f_i(x^k)` / :math:`\nabla f_i(x^k;\xi_i^k)`
+polyak        :math:`v = (1-\eta)v + \eta\,\nabla f_i(x^k;\xi)`
+igt           :math:`v = (1-\eta)v + \eta\,\nabla f_i(y;\xi)`, :math:`y = x^k + \frac{1-\eta}{\eta}(x^k - x^{k-1})`
+rhm           :math:`v = (1-\eta)(v + \nabla^2 f_i(\hat x_i;\hat\xi)(x^k - x^{k-1})) + \eta\nabla f_i(x^k;\xi)`,
+              :math:`\hat x_i = q_i x^k + (1-q_i)x^{k-1}`, :math:`q_i\sim U[0,1)` (aux stream)
+hm            as rhm with the HVP at :math:`x^k` and the same draw
+mvr           :math:`v = \nabla f_i(x^k;\xi) + (1-\eta)(v - \nabla f_i(x^{k-1};\xi))`
+econtrol      :math:`v = \nabla f_i(x^k;\xi) + \eta_{ec} e_i`; after compression
+              :math:`e_i \leftarrow e_i + \nabla f_i(x^k;\xi) - g_i^{k-1} - c_i`
+============  ======================================================================================
+
+Initialisation (option ``init``, the memory entering iteration 0): ``"gradient"`` (the
+uncompressed :math:`\nabla f_i(x^0;\xi_i^0)`), ``"compressed"`` (its compression, drawn before
+iteration 0's compressions) or ``"zero"``. The gradient at :math:`x^0` with the draw of
+iteration 0 is evaluated once and reused at k = 0 (so :math:`v^0 = \nabla f_i(x^0;\xi_i^0)`
+for Polyak/IGT/MVR; RHM/HM add an HVP along :math:`x^0 - x^{-1} = 0`). Oracle-call counts,
+bits and diagnostics are those of the reference (``err_grad_g``, ``err_g_v``, ``err_v_grad``,
+``err_v_grad_avg``, ``mirror_gap``, ``g_norm``, ``mean_grad_i_norm``; with
+``record_clients=True`` also ``g_i``, ``v_i`` (S, K, n, d) and ``g`` (S, K, d)), each with the
+leading run axis S.
+
+Draw order (replay): per iteration, each client's sample draw(s) (RHM with an independent HVP
+sample takes two), RHM's n uniforms from the aux stream, then the n compressions in client
+order (preceded at k = 0 by the n initial ones of ``init="compressed"``).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from eftheory.validation import check_choice, check_int, check_real
+
+from ..registry import register
+from ._core import ENGINE_OPTIONS, Env, Recorder, check_finite, normalize, schedule_values
+
+__all__: list[str] = []
+
+INITS = ("gradient", "compressed", "zero")
+BITS = ("values", "values+indices")
+SCOPES = ("global", "per_tensor")
+COMMON = {"init": "gradient", "bits": "values", "record_clients": False}
+NORMALIZED = {"normalize_scope": "global", "blocks": None}
+
+
+# --------------------------------------------------------------------------- batched estimators
+# Each takes the loop context ``c`` (tensors of this iteration) and returns v^k (S, n, d).
+
+
+def _exact(c):
+    return c.G
+
+
+def _polyak(c):
+    return (1.0 - c.eta) * c.v + c.eta * c.G
+
+
+def _igt(c):
+    if c.k == 0:
+        G = c.G                         # y^0 = x^0: the shared initial gradient
+    else:
+        y = c.x + (1.0 - c.eta) / c.eta * (c.x - c.x_prev)
+        G = c.env.grad(y, c.xi)
+    return (1.0 - c.eta) * c.v + c.eta * G
+
+
+def _hessian_momentum(c, randomized: bool):
+    step = c.x - c.x_prev
+    if randomized:
+        q = c.env.uniform(c.env.n).unsqueeze(-1)                     # (S, n, 1)
+        x_hat = q * c.x.unsqueeze(1) + (1.0 - q) * c.x_prev.unsqueeze(1)
+        xi = c.xi if c.options["rhm_same_sample"] else c.xi_hat
+        h = c.env.hvp(x_hat, step, xi)
+    else:
+        h = c.env.hvp(c.x, step, c.xi)
+    c.hvp_calls += 1
+    return (1.0 - c.eta) * (c.v + h) + c.eta * c.G
+
+
+def _mvr(c):
+    G_prev = c.G if c.k == 0 else c.env.grad(c.x_prev, c.xi)
+    return c.G + (1.0 - c.eta) * (c.v - G_prev)
+
+
+def _econtrol(c):
+    return c.G + c.options["econtrol_eta"] * c.e
+
+
+ESTIMATORS = {
+    "exact": (_exact, 0, 0),             # (update, sample draws per iteration, extra gradients at k >= 1)
+    "sgd": (_exact, 1, 0),
+    "polyak": (_polyak, 1, 0),
+    "igt": (_igt, 1, 0),
+    "rhm": (lambda c: _hessian_momentum(c, True), None, 0),
+    "hm": (lambda c: _hessian_momentum(c, False), 1, 0),
+    "mvr": (_mvr, 1, 1),
+    "econtrol": (_econtrol, 1, 0),
+}
+
+
+class _Ctx:
+    """The tensors one iteration's estimator sees."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+        self.hvp_calls = 0
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def _check_options(options: dict, normalized: bool, d: int):
+    check_choice("init", options["init"], INITS)
+    check_choice("bits", options["bits"], BITS)
+    if not isinstance(options["record_clients"], bool):
+        raise ValueError(f"record_clients must be True or False; got {options['record_clients']!r}")
+    blocks = None
+    if normalized:
+        scope = check_choice("normalize_scope", options["normalize_scope"], SCOPES)
+        raw = options["blocks"]
+        if raw is not None:
+            try:
+                sizes = tuple(raw)
+            except TypeError:
+                raise ValueError(f"blocks must be a sequence of positive integers summing to d={d}; got {raw!r}") from None
+            if not sizes:
+                raise ValueError(f"blocks must be a sequence of positive integers summing to d={d}; got an empty sequence")
+            sizes = tuple(check_int("blocks entry", b, low=1) for b in sizes)
+            if sum(sizes) != d:
+                raise ValueError(f"blocks must sum to d={d} (sizes of the tensors); got sum {sum(sizes)}")
+            if scope == "per_tensor":
+                blocks = sizes
+    return blocks
+
+
+def ef21_engine(name, problem, compressor, x0, iters, *, stepsize, momentum, seed, estimator: str,
+                normalized: bool, options: dict, step_uses_previous_mirror: bool = False):
+    """Run one EF21-family method on the batched engine (see the module docstring)."""
+    eng = {k: options.pop(k) for k in ENGINE_OPTIONS}
+    env = Env(name, problem, x0, seed=seed, seeds=eng["seeds"], device=eng["device"],
+              dtype=eng["dtype"], draws=eng["draws"], oracle=eng["oracle"])
+    S, n, d = env.S, env.n, env.d
+    blocks = _check_options(options, normalized, d)
+    update, n_draws, extra_grads = ESTIMATORS[estimator]
+    if n_draws is None:                   # RHM: a second, independent sample for the HVP
+        n_draws = 1 if options["rhm_same_sample"] else 2
+    init, record = options["init"], options["record_clients"]
+
+    gammas = schedule_values(stepsize, iters)
+    etas = schedule_values(momentum, iters) if momentum is not None else None
+    up_bits = float(compressor.bits(d, options["bits"]))
+    init_bits = {"gradient": 32.0 * d, "zero": 0.0}.get(init, up_bits)
+    grad_calls = torch.ones(iters, dtype=torch.float64)
+    grad_calls[1:] += extra_grads
+    hvp_calls = torch.zeros(iters, dtype=torch.float64)
+
+    rec = Recorder(env, iters)
+    x = env.x0.unsqueeze(0).expand(S, d).clone()
+    x_prev = x.clone()
+    rec.point(0, x)
+    g_i = g = v = e = None
+    for k in range(iters):
+        eta = 1.0 if etas is None else float(etas[k])
+        xi = env.sample() if n_draws >= 1 else None
+        xi_hat = env.sample() if n_draws >= 2 else None
+        # grad f_i(x^k; xi_i^k), (S, n, d); IGT needs it only at k = 0 (y^0 = x^0)
+        G = env.grad(x, xi) if (k == 0 or estimator != "igt") else None
+        if k == 0:
+            if init == "gradient":
+                g_i = G.clone()
+            elif init == "compressed":
+                g_i = env.compress(compressor, G)
+            else:
+                g_i = torch.zeros_like(G)
+            v = G
+            e = torch.zeros_like(G)
+            g = g_i.mean(dim=1)
+        ctx = _Ctx(k=k, env=env, x=x, x_prev=x_prev, eta=eta, G=G, v=v, xi=xi, xi_hat=xi_hat,
+                   options=options, e=e)
+        v = update(ctx)
+        hvp_calls[k] = ctx.hvp_calls
+        # compression against the memories; the server mirror
+        g_prev = g
+        c = env.compress(compressor, v - g_i)
+        if estimator == "econtrol":
+            e = e + G - g_i - c
+        g_i = g_i + c
+        g = g + c.sum(dim=1) / n
+        _diagnose(rec, env, k, x, g_i, v, g, record)
+        # server step
+        mirror = g_prev if step_uses_previous_mirror else g
+        check_finite(mirror, k, "g")
+        direction = normalize(mirror, blocks if blocks is not None else None) if normalized else mirror
+        x_prev, x = x, x - gammas[k] * direction
+        check_finite(x, k + 1)
+        rec.point(k + 1, x)
+
+    return rec.result(
+        stepsize=gammas, momentum=etas, bits_up=[up_bits] * iters, bits_down=[0.0] * iters,
+        grad_calls=grad_calls.numpy(), hvp_calls=hvp_calls.numpy(), init_bits_up=init_bits,
+        config={"name": name, "seed": seed, "options": dict(options), "stepsize": stepsize.label,
+                "momentum": None if momentum is None else momentum.label,
+                "compressor": repr(compressor), "estimator": estimator, "normalized": normalized,
+                "blocks": blocks if blocks is not None else (d,), "bits": options["bits"],
+                "bits_down": "model broadcast not counted (as in the papers)"})
+
+
+def _diagnose(rec: Recorder, env: Env, k: int, x, g_i, v, g, record: bool) -> None:
+    grads = env.grad(x, None)                                  # exact local gradients at x^k
+    norm = lambda t: torch.linalg.vector_norm(t, dim=-1)
+    rec.record("err_grad_g", k, norm(grads - g_i).mean(dim=1))
+    rec.record("err_g_v", k, norm(g_i - v).mean(dim=1))
+    rec.record("err_v_grad", k, norm(v - grads).mean(dim=1))
+    rec.record("err_v_grad_avg", k, norm(v.mean(dim=1) - grads.mean(dim=1)))
+    rec.record("mirror_gap", k, norm(g - g_i.mean(dim=1)))
+    rec.record("g_norm", k, norm(g))
+    rec.record("mean_grad_i_norm", k, norm(grads).mean(dim=1))
+    if record:
+        rec.record("g_i", k, g_i)
+        rec.record("v_i", k, v)
+        rec.record("g", k, g)
+
+
+# --------------------------------------------------------------------------- registration
+
+_METHODS = {
+    # name: (estimator, normalized, init default, extra options, needs, momentum)
+    "ef21": ("exact", False, "zero", {}, ("grad_i",), "none"),
+    "ef21-norm": ("exact", True, "gradient", NORMALIZED, ("grad_i",), "none"),
+    "ef21-sgd": ("sgd", False, "gradient", {}, ("grad_i",), "none"),
+    "ef21-sgdm": ("polyak", False, "gradient", {}, ("grad_i",), "required"),
+    "ef21-sgdm-norm": ("polyak", True, "zero", NORMALIZED, ("grad_i",), "required"),
+    "ef21-igt-norm": ("igt", True, "gradient", NORMALIZED, ("grad_i",), "required"),
+    "ef21-rhm-norm": ("rhm", True, "gradient", {**NORMALIZED, "rhm_same_sample": False},
+                      ("grad_i", "hvp_i"), "required"),
+    "ef21-hm-norm": ("hm", True, "gradient", NORMALIZED, ("grad_i", "hvp_i"), "required"),
+    "ef21-mvr-norm": ("mvr", True, "gradient", NORMALIZED, ("grad_i",), "required"),
+    "ef21-mvr": ("mvr", False, "gradient", {}, ("grad_i",), "required"),
+    "econtrol": ("econtrol", False, "gradient", {"econtrol_eta": 0.1, "econtrol_step_uses": "h_next"},
+                 ("grad_i",), "none"),
+}
+
+
+def _make(name, estimator, normalized, defaults):
+    def fn(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
+        options = {**defaults, **options}
+        uses_prev = False
+        if estimator == "rhm" and not isinstance(options["rhm_same_sample"], bool):
+            raise ValueError(f"rhm_same_sample must be True or False; got {options['rhm_same_sample']!r}")
+        if estimator == "econtrol":
+            options["econtrol_eta"] = check_real("econtrol_eta", options["econtrol_eta"], low=0.0, high=1.0)
+            uses = check_choice("econtrol_step_uses", options["econtrol_step_uses"], ("h_next", "h_prev"))
+            uses_prev = uses == "h_prev"
+        return ef21_engine(name, problem, compressor, x0, iters, stepsize=stepsize, momentum=momentum,
+                           seed=seed, estimator=estimator, normalized=normalized, options=options,
+                           step_uses_previous_mirror=uses_prev)
+
+    fn.__name__ = name.replace("-", "_")
+    fn.__doc__ = f"{name} on the batched engine; see :mod:`algorithms.torch.ef21_family`."
+    return fn
+
+
+for _name, (_est, _norm, _init, _extra, _needs, _mom) in _METHODS.items():
+    _defaults = {**COMMON, "init": _init, **_extra, **ENGINE_OPTIONS}
+    register(_name, backend="torch", needs=_needs, options=_defaults, momentum=_mom,
+             compressor="required", summary=f"{_name} (batched torch engine)")(_make(_name, _est, _norm, _defaults))

@@ -1,0 +1,151 @@
+r"""Local error feedback (EF) and step-ahead error feedback (SAEF) of [002] on the batched engine.
+
+Same semantics as the reference (:mod:`algorithms.numpy.ef`, :mod:`algorithms.numpy.saef`),
+on tensors of shape (S runs, n workers, d). One iteration t, all runs and workers at once:
+
+.. math::
+
+    &e^{(k)} \leftarrow \bar e \ \text{ if averaging and } (t+1) \bmod p = 0,\qquad
+     y^{(k)} = x_t \ (\text{EF})\ \text{ or }\ x_t - e_t^{(k)}\ (\text{SAEF}) \\
+    &m^{(k)} \leftarrow \mu m^{(k)} + \nabla f_k(y^{(k)};\xi_t^{(k)}),\quad
+     \Delta^{(k)} = e^{(k)} + \eta_t m^{(k)},\quad e^{(k)} \leftarrow \Delta^{(k)} - \mathcal C(\Delta^{(k)}) \\
+    &\Delta = e + \tfrac1n\textstyle\sum_k \mathcal C(\Delta^{(k)}),\quad
+     e \leftarrow \Delta - \mathcal C(\Delta)\ (\text{double way; single way: } e = 0),\quad
+     x_{t+1} = x_t - \mathcal C(\Delta).
+
+Diagnostics, bits and call counts are the reference's (``grad_norm_l1``, ``x_aux``,
+``server_error_norm``, ``client_error_norm``, ``mismatch_ef``, ``mismatch_saef``,
+``momentum_mean``, ``grad_mean``, ``momentum_sq_norm``, ``averaged``, and ``client_errors`` with
+``record_clients=True``), each with a leading run axis S. Draw order (replay): per iteration,
+one sample per worker; the n worker compressions, then the server's (double way).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import torch
+
+from eftheory.validation import check_real
+
+from ..registry import register
+from ._core import ENGINE_OPTIONS, Env, Recorder, check_finite, schedule_values
+
+__all__: list[str] = []
+
+
+def _check_period(p):
+    if isinstance(p, bool):
+        raise ValueError(f"p must be an integer in [1, inf] (math.inf = never average); got {p!r}")
+    if isinstance(p, numbers.Integral) and p >= 1:
+        return int(p)
+    if isinstance(p, numbers.Real) and p == math.inf:
+        return math.inf
+    raise ValueError(f"p must be an integer in [1, inf] (math.inf = never average); got {p!r}")
+
+
+def _check_flag(name, value) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False; got {value!r}")
+    return value
+
+
+def local_ef_engine(name, problem, compressor, x0, iters, *, stepsize, seed, step_ahead: bool,
+                    average: bool, options: dict, engine: dict):
+    mu = check_real("mu", options["mu"], low=0.0, high=1.0, high_open=True)
+    p = _check_period(options["p"])
+    double_way = _check_flag("double_way", options["double_way"])
+    record_clients = _check_flag("record_clients", options["record_clients"])
+    env = Env(name, problem, x0, seed=seed, seeds=engine["seeds"], device=engine["device"],
+              dtype=engine["dtype"], draws=engine["draws"], oracle=engine["oracle"])
+    S, n, d = env.S, env.n, env.d
+    up = float(compressor.bits(d, options["bits"]))
+    down = up if double_way else 32.0 * d
+    etas = schedule_values(stepsize, iters)
+
+    rec = Recorder(env, iters)
+    T1 = iters + 1
+    x = env.x0.unsqueeze(0).expand(S, d).clone()
+    m = torch.zeros((S, n, d), device=env.device, dtype=env.dtype)
+    e_loc = torch.zeros_like(m)
+    e_srv = torch.zeros_like(x)
+    averaged = torch.zeros(iters, dtype=torch.float64)
+    norm = lambda t: torch.linalg.vector_norm(t, dim=-1)
+
+    def record_state(t):
+        e_bar = e_loc.mean(dim=1)
+        rec.point(t, x)
+        rec.record("x_aux", t, x - (e_srv + e_bar), T1)
+        rec.record("server_error_norm", t, norm(e_srv), T1)
+        rec.record("client_error_norm", t, norm(e_loc), T1)
+        if record_clients:
+            rec.record("client_errors", t, e_loc, T1)
+        rec.record("mismatch_ef", t, ((e_srv + e_bar) ** 2).sum(-1), T1)
+        rec.record("mismatch_saef", t, (((e_srv + e_bar).unsqueeze(1) - e_loc) ** 2).sum(-1).mean(1), T1)
+
+    for t in range(iters):
+        eta = float(etas[t])
+        if average and (t + 1) % p == 0:
+            e_loc = e_loc.mean(dim=1, keepdim=True).expand(S, n, d).clone()
+            averaged[t] = 1.0
+        record_state(t)
+        xi = env.sample()
+        y = x.unsqueeze(1) - e_loc if step_ahead else x
+        g = env.grad(y, xi)
+        m = mu * m + g
+        delta_k = e_loc + eta * m
+        c_loc = env.compress(compressor, delta_k)
+        e_loc = delta_k - c_loc
+        rec.record("momentum_mean", t, m.mean(dim=1))
+        rec.record("grad_mean", t, g.mean(dim=1))
+        rec.record("momentum_sq_norm", t, (m ** 2).sum(-1))
+        delta = e_srv + c_loc.mean(dim=1)
+        if double_way:
+            c = env.compress(compressor, delta)
+            e_srv = delta - c
+        else:
+            c = delta
+        x = x - c
+        check_finite(x, t + 1)
+    record_state(iters)
+
+    grads = []
+    res = rec.result(
+        stepsize=etas, momentum=[mu] * iters,
+        bits_up=(up + 32.0 * d * averaged).numpy(), bits_down=[down] * iters,
+        grad_calls=[1.0] * iters, hvp_calls=[0.0] * iters, init_bits_up=0.0,
+        extra={"averaged": averaged.to(env.device, env.dtype).unsqueeze(0).expand(S, iters).clone()},
+        grads=grads,
+        config={"name": name, "seed": seed, "options": dict(options), "stepsize": stepsize.label,
+                "compressor": repr(compressor), "bits": options["bits"], "n": n, "d": d})
+    res.diagnostics["grad_norm_l1"] = grads[0].abs().sum(-1)
+    return res
+
+
+@register("ef", backend="torch", needs=("sample", "grad_i", "f"),
+          options={"mu": 0.0, "p": math.inf, "double_way": True, "error_averaging": False,
+                   "bits": "values", "record_clients": False, **ENGINE_OPTIONS},
+          momentum="none", compressor="required", paper="002",
+          summary="local error feedback (batched torch engine)")
+def ef(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
+    """EF on the batched engine; see the module docstring."""
+    engine = {k: options.pop(k) for k in ENGINE_OPTIONS}
+    error_averaging = _check_flag("error_averaging", options["error_averaging"])
+    p = _check_period(options["p"])
+    if error_averaging and p == math.inf:
+        raise ValueError("p must be a finite integer in [1, inf) when error_averaging=True; got inf")
+    return local_ef_engine("ef", problem, compressor, x0, iters, stepsize=stepsize, seed=seed,
+                           step_ahead=False, average=error_averaging, options=options, engine=engine)
+
+
+@register("saef", backend="torch", needs=("sample", "grad_i", "f"),
+          options={"mu": 0.0, "p": math.inf, "double_way": True, "bits": "values",
+                   "record_clients": False, **ENGINE_OPTIONS},
+          momentum="none", compressor="required", paper="002",
+          summary="step-ahead error feedback (batched torch engine)")
+def saef(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
+    """SAEF on the batched engine; see the module docstring."""
+    engine = {k: options.pop(k) for k in ENGINE_OPTIONS}
+    return local_ef_engine("saef", problem, compressor, x0, iters, stepsize=stepsize, seed=seed,
+                           step_ahead=True, average=True, options=options, engine=engine)

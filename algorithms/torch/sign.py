@@ -1,0 +1,183 @@
+r"""The sign-based methods of [003] and their baselines on the batched engine.
+
+Same semantics as the reference (:mod:`algorithms.numpy` sign family), on tensors of shape
+(S runs, n nodes, d). One step k (003's t = k + 1), all runs and nodes at once:
+
+1. :math:`g^j = \nabla f_j(x;\xi^j)`; centralized methods (signSGD, Signum, SMM) use the mean
+   over nodes :math:`g = \frac1n\sum_j g^j` (one "node");
+2. estimator: ``grad`` :math:`v = g`; ``signum`` :math:`v = \beta v + (1-\beta)g` from 0;
+   ``smm`` :math:`v = g` at k = 0, then :math:`(1-\beta)v + \beta g` (``"new_weight"``) or
+   :math:`\beta v + (1-\beta)g` (``"old_weight"``);
+3. direction: centralized :math:`s = \mathrm{sign}(v)`; majority vote: node messages
+   :math:`\mathrm{sign}(v^j)` or :math:`S_R(v^j)`, :math:`\Sigma = \sum_j`, :math:`u = \Sigma/n`,
+   and :math:`s = \mathrm{sign}(\Sigma)` (ties by ``ties``) or :math:`s = S_1(u)`;
+4. :math:`x \leftarrow x - \eta_k s`.
+
+Diagnostics (``grad_norm_l1``, ``estimate`` (S, K, m, d), ``v_bar``, ``u``, ``direction``,
+``ties``, ``violations``), bits and call counts are the reference's, with a leading run axis.
+Draw order (replay): one sample per node; then the n nodes' :math:`S_R` uniforms, then the
+server's :math:`S_1` uniforms.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from eftheory.compressors import UnbiasedSign
+from eftheory.validation import check_choice, check_positive
+
+from ..registry import register
+from ._core import ENGINE_OPTIONS, Env, Recorder, check_finite, schedule_values
+
+__all__: list[str] = []
+
+
+def _sgn(v: torch.Tensor, zero: float) -> torch.Tensor:
+    return torch.where(v == 0, torch.full_like(v, zero), torch.sign(v))
+
+
+def _check_sign_zero(value) -> float:
+    if isinstance(value, bool) or value not in (-1, 0, 1):
+        raise ValueError(f"sign_zero must be one of -1, 0, 1 (the value of sign(0)); got {value!r}")
+    return float(value)
+
+
+def _check_bound(name, value, algorithm) -> float:
+    if value is None:
+        raise ValueError(f"{name} must be given for {algorithm!r}: a real in (0, inf) bounding "
+                         f"||grad f_j(x; xi)||_inf; got None")
+    return check_positive(name, value)
+
+
+def sign_engine(name, problem, x0, iters, *, stepsize, momentum, seed, estimator, uplink, downlink,
+                options, engine, sign_zero=0, ties="zero", momentum_convention="new_weight",
+                R=None, R_name="G", on_violation="clip"):
+    zero = _check_sign_zero(sign_zero)
+    check_choice("ties", ties, ("zero", "plus"))
+    check_choice("momentum_convention", momentum_convention, ("new_weight", "old_weight"))
+    check_choice("on_violation", on_violation, ("clip", "raise"))
+    centralized = uplink == "none"
+    S_up = S_down = None
+    if uplink == "stochastic_sign":
+        R = _check_bound(R_name, R, name)
+        S_up = UnbiasedSign(R, on_violation="clip")
+    if downlink == "stochastic_sign":
+        S_down = UnbiasedSign(1.0, on_violation="clip")
+    env = Env(name, problem, x0, seed=seed, seeds=engine["seeds"], device=engine["device"],
+              dtype=engine["dtype"], draws=engine["draws"], oracle=engine["oracle"])
+    S, n, d = env.S, env.n, env.d
+    m_rows = 1 if centralized else n
+    gammas = schedule_values(stepsize, iters)
+    betas = schedule_values(momentum, iters) if (momentum is not None and estimator != "grad") else None
+    if estimator == "signum" and betas is not None and (betas >= 1.0).any():
+        k = int((betas >= 1.0).argmax())
+        raise ValueError(f"momentum must lie in (0, 1) for {name!r} (Signum weighs the previous "
+                         f"momentum by beta); got {betas[k]:g}")
+
+    rec = Recorder(env, iters)
+    x = env.x0.unsqueeze(0).expand(S, d).clone()
+    rec.point(0, x)
+    v = torch.zeros((S, m_rows, d), device=env.device, dtype=env.dtype)
+    for k in range(iters):
+        eta = float(gammas[k])
+        g = env.grad(x, env.sample())
+        if centralized:
+            g = g.mean(dim=1, keepdim=True)
+        if estimator == "grad":
+            v = g
+        else:
+            beta = float(betas[k])
+            if estimator == "signum":
+                v = beta * v + (1.0 - beta) * g
+            elif k == 0:
+                v = g.clone()
+            elif momentum_convention == "new_weight":
+                v = (1.0 - beta) * v + beta * g
+            else:
+                v = beta * v + (1.0 - beta) * g
+        rec.record("estimate", k, v)
+        rec.record("v_bar", k, v.mean(dim=1))
+        if centralized:
+            s = _sgn(v[:, 0], zero)
+            u = torch.zeros_like(s)
+        else:
+            if uplink == "sign":
+                msgs = _sgn(v, zero)
+            else:
+                over = v.abs() > R
+                if on_violation == "raise" and bool(over.any()):
+                    j = int(over.any(dim=-1).any(dim=0).nonzero()[0])
+                    vmax = float(v[:, j].abs().max())
+                    raise ValueError(
+                        f"{R_name} must bound ||v||_inf for the stochastic sign S_{R_name}: "
+                        f"node {j} at iteration {k} has ||v||_inf = {vmax:g} > "
+                        f"{R_name} = {R:g}; raise {R_name} or use on_violation='clip'")
+                rec.record("violations", k, over.sum(dim=(1, 2)).to(env.dtype))
+                msgs = env.compress(S_up, v)
+            total = msgs.sum(dim=1)
+            u = total / n
+            if downlink == "sign":
+                tied = total == 0
+                rec.record("ties", k, tied.sum(-1).to(env.dtype))
+                s = torch.where(tied, torch.full_like(total, 1.0 if ties == "plus" else 0.0), torch.sign(total))
+            else:
+                s = env.compress(S_down, u)
+        rec.record("u", k, u)
+        rec.record("direction", k, s)
+        x = x - eta * s
+        check_finite(x, k + 1)
+        rec.point(k + 1, x)
+
+    for key in ("ties", "violations"):
+        rec.diag.setdefault(key, torch.zeros((S, iters), device=env.device, dtype=env.dtype))
+    bits = 0.0 if centralized else float(d)
+    grads = []
+    res = rec.result(
+        stepsize=gammas, momentum=betas, bits_up=[bits] * iters, bits_down=[bits] * iters,
+        grad_calls=[1.0] * iters, hvp_calls=[0.0] * iters, init_bits_up=0.0, grads=grads,
+        config={"name": name, "seed": seed, "options": dict(options), "stepsize": stepsize.label,
+                "momentum": None if momentum is None else momentum.label, "n": n, "d": d,
+                "centralized": centralized})
+    res.diagnostics["grad_norm_l1"] = grads[0].abs().sum(-1)
+    return res
+
+
+# name: (estimator, uplink, downlink, momentum, options, R name)
+_METHODS = {
+    "signsgd": ("grad", "none", "none", "none", {"sign_zero": 0}, None),
+    "signum": ("signum", "none", "none", "required", {"sign_zero": 0}, None),
+    "smm": ("smm", "none", "none", "required", {"momentum_convention": "new_weight", "sign_zero": 0}, None),
+    "mv-signsgd": ("grad", "sign", "sign", "none", {"sign_zero": 0, "ties": "zero"}, None),
+    "mv-signum": ("signum", "sign", "sign", "required", {"sign_zero": 0, "ties": "zero"}, None),
+    "sto-signsgd": ("grad", "stochastic_sign", "sign", "none",
+                    {"B": None, "on_violation": "clip", "ties": "zero"}, "B"),
+    "mvsm-v1": ("smm", "stochastic_sign", "sign", "required",
+                {"G": None, "on_violation": "clip", "momentum_convention": "new_weight", "ties": "zero"}, "G"),
+    "mvsm-v2": ("smm", "stochastic_sign", "stochastic_sign", "required",
+                {"G": None, "on_violation": "clip", "momentum_convention": "new_weight"}, "G"),
+}
+
+
+def _make(name, estimator, uplink, downlink, defaults, R_name):
+    def fn(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
+        options = {**defaults, **options}
+        engine = {k: options.pop(k) for k in ENGINE_OPTIONS}
+        conv = {k: options[k] for k in ("sign_zero", "ties", "momentum_convention", "on_violation")
+                if k in options}
+        if R_name is not None:
+            conv.update(R=options[R_name], R_name=R_name)
+        return sign_engine(name, problem, x0, iters, stepsize=stepsize,
+                           momentum=momentum if estimator != "grad" else None, seed=seed,
+                           estimator=estimator, uplink=uplink, downlink=downlink,
+                           options=options, engine=engine, **conv)
+
+    fn.__name__ = name.replace("-", "_")
+    fn.__doc__ = f"{name} on the batched engine; see :mod:`algorithms.torch.sign`."
+    return fn
+
+
+for _name, (_est, _up, _down, _mom, _opts, _R) in _METHODS.items():
+    _defaults = {**_opts, **ENGINE_OPTIONS}
+    register(_name, backend="torch", needs=("sample", "grad_i", "f"), options=_defaults, momentum=_mom,
+             compressor="none", paper="003", summary=f"{_name} (batched torch engine)")(
+        _make(_name, _est, _up, _down, _defaults, _R))

@@ -1,0 +1,1 @@
+"""Benchmarks of eftheory (run as modules, e.g. ``python -m benchmarks.engine``)."""
