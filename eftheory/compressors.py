@@ -5,7 +5,7 @@ the **last axis**, so any leading batch shape (seeds x clients x d) is allowed. 
 guarantees are used by the papers:
 
 * *contractive* (assumption A-C): :math:`\mathbb E\|\mathcal C(v)-v\|^2\le(1-\alpha)\|v\|^2` with
-  :math:`\alpha\in(0,1]` (called :math:`\delta` in seed 002);
+  :math:`\alpha\in(0,1]` (called :math:`\delta` in [002]);
 * *unbiased* (assumption A-U): :math:`\mathbb E\mathcal Q(v)=v`,
   :math:`\mathbb E\|\mathcal Q(v)-v\|^2\le\omega\|v\|^2`.
 
@@ -218,8 +218,7 @@ class Identity(Compressor):
     r"""The identity :math:`\mathcal C(v)=v` (no compression).
 
     Definition: :math:`\mathcal C(v)=v`; :math:`\alpha=1`, :math:`\omega=0`, a dense message of
-    :math:`32d` bits. With it every EF21-type method reduces to its uncompressed counterpart
-    (ALGORITHMS §3, Identity row).
+    :math:`32d` bits. With it every EF21-type method reduces to its uncompressed counterpart.
 
     Example:
         >>> Identity()(np.array([1.0, -2.0]))
@@ -286,8 +285,8 @@ class TopK(_KSparsifier):
     :math:`[\mathcal C(v)]_i = v_i` for :math:`i\in S` and 0 otherwise.
 
     Guarantee (tight): :math:`\|\mathcal C(v)-v\|^2=\sum_{i\notin S}v_i^2\le(1-\tfrac kd)\|v\|^2`,
-    so :math:`\alpha=k/d`, with equality when all magnitudes are equal [seed 004, Example of a
-    contractive compressor; ALGORITHMS §3]. Serves ``C-TOPK``.
+    so :math:`\alpha=k/d`, with equality when all magnitudes are equal [004, Example of a
+    contractive compressor]. Serves ``C-TOPK``.
 
     Args:
         k: number of kept entries, an integer in [1, d].
@@ -366,8 +365,8 @@ class RandK(_RandKBase):
     :math:`[\mathcal C(v)]_i=v_i\,\mathbb 1[i\in S]`.
 
     Guarantee (exact for every v): :math:`\mathbb E\mathcal C(v)=\tfrac kd v` and
-    :math:`\mathbb E\|\mathcal C(v)-v\|^2=(1-\tfrac kd)\|v\|^2`, so :math:`\alpha=k/d`
-    [ALGORITHMS §3, Rand-K row]. It equals :math:`\frac1{\omega+1}` times :class:`ScaledRandK`.
+    :math:`\mathbb E\|\mathcal C(v)-v\|^2=(1-\tfrac kd)\|v\|^2`, so :math:`\alpha=k/d`.
+    It equals :math:`\frac1{\omega+1}` times :class:`ScaledRandK`.
     Serves ``C-RANDK``.
 
     Args:
@@ -397,7 +396,7 @@ class ScaledRandK(_RandKBase):
 
     Guarantee (exact for every v): :math:`\mathbb E\mathcal Q(v)=v`,
     :math:`\mathbb E\|\mathcal Q(v)-v\|^2=(\tfrac dk-1)\|v\|^2`, so :math:`\omega=d/k-1`
-    [ALGORITHMS §3; seed 000's code scales by d/r]. Serves ``C-RANDK``.
+    (the code of [000] scales by d/r). Serves ``C-RANDK``.
 
     ``alpha(d)`` is the contraction parameter of the map itself, :math:`1-\omega=2-d/k`, which is
     positive only for :math:`k>d/2`; otherwise it raises, because the map is not contractive
@@ -431,7 +430,7 @@ class ScaledRandK(_RandKBase):
 
 
 class ScaledSign(Compressor):
-    r"""Scaled sign (seed 002, eq. 2): :math:`\mathcal C(v)=\frac{\|v\|_1}{d}\operatorname{sign}(v)`.
+    r"""Scaled sign ([002], eq. 2): :math:`\mathcal C(v)=\frac{\|v\|_1}{d}\operatorname{sign}(v)`.
 
     Definition: one scale :math:`\|v\|_1/d` and the d signs, :math:`\operatorname{sign}(0)=0`.
 
@@ -439,8 +438,8 @@ class ScaledSign(Compressor):
     :math:`\|\mathcal C(v)-v\|^2=\|v\|^2-\frac{\|v\|_1^2}{d}\big(2-\frac{\mathrm{nnz}(v)}{d}\big)
     \le\big(1-\frac{\|v\|_1^2}{d\|v\|^2}\big)\|v\|^2`, equality iff v has no zero entry; hence
     :math:`\alpha=1/d` in the worst case (approached by :math:`(1,\epsilon,\dots,\epsilon)`) and
-    :math:`\alpha(v)=1` at equal magnitudes [seed 002, §3 and its δ-approximate compressor
-    assumption; ALGORITHMS §3]. Serves ``C-SSIGN``.
+    :math:`\alpha(v)=1` at equal magnitudes [002, §3 and its δ-approximate compressor
+    assumption]. Serves ``C-SSIGN``.
 
     Example:
         >>> ScaledSign()(np.array([3.0, -1.0, 0.0, 4.0]))
@@ -448,7 +447,7 @@ class ScaledSign(Compressor):
 
     Notes:
         :math:`\|v\|_1` is accumulated left to right (a cumulative sum) in both NumPy and torch,
-        so the two agree bit for bit on the CPU. Bits: d signs and one 32-bit scale. Seed 002
+        so the two agree bit for bit on the CPU. Bits: d signs and one 32-bit scale. Paper [002]
         applies it per layer (:class:`Blockwise`), which gives :math:`\alpha=\min_l 1/d_l`.
     """
 
@@ -479,7 +478,7 @@ class Sign(Compressor):
     Not a contractive compressor: the output has norm :math:`\sqrt{\mathrm{nnz}(v)}` whatever the
     scale of v, so no :math:`\alpha` works for all v (``alpha`` raises). It is used inside
     signSGD, SMM and majority vote, where the step length per coordinate is the stepsize
-    [ALGORITHMS §3 and §4.7]. A message is d bits.
+   . A message is d bits.
 
     Example:
         >>> Sign()(np.array([3.0, -1.0, 0.0]))
@@ -506,7 +505,7 @@ class Sign(Compressor):
 
 
 class UnbiasedSign(Compressor):
-    r"""Unbiased stochastic sign :math:`S_R` (seed 003, Definition 1; Jin et al. stochastic sign).
+    r"""Unbiased stochastic sign :math:`S_R` ([003], Definition 1; Jin et al. stochastic sign).
 
     Assumption: :math:`\|v\|_\infty\le R` (A-G with :math:`R=G`).
 
@@ -516,8 +515,8 @@ class UnbiasedSign(Compressor):
 
     Guarantee: :math:`\mathbb E S_R(v)=v/R`, :math:`\operatorname{Var}[S_R(v)]_j=1-v_j^2/R^2`,
     so ``scale * S_R(v)`` with ``scale = R`` is unbiased for v with
-    :math:`\mathbb E\|R\,S_R(v)-v\|^2=dR^2-\|v\|^2` [seed 003, remark after Definition 1 (the
-    probabilities are reconstructed [R] as the unique ±1 law with that mean); ALGORITHMS §3].
+    :math:`\mathbb E\|R\,S_R(v)-v\|^2=dR^2-\|v\|^2` [003, remark after Definition 1 (the
+    probabilities are reconstructed [R] as the unique ±1 law with that mean)].
     Serves ``C-SR``.
 
     ``unbiased`` is False: the map itself has mean v/R, and its variance does not shrink with
@@ -603,8 +602,8 @@ class Blockwise(Compressor):
     (:math:`\sum_l d_l=d`); block l is compressed by :math:`\mathcal C_l`.
 
     Guarantee: the squared errors add up, so :math:`\alpha=\min_l\alpha_l(d_l)` and, for unbiased
-    blocks, :math:`\omega=\max_l\omega_l(d_l)`; bits add up (seed 002's experiments, seed 000's
-    code: per-tensor compression) [ALGORITHMS §3, layer-wise notes].
+    blocks, :math:`\omega=\max_l\omega_l(d_l)`; bits add up ([002]'s experiments [000]'s
+    code: per-tensor compression).
 
     Args:
         compressor: one :class:`Compressor` used for every block, or a sequence of them, one per

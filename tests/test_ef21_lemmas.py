@@ -1,6 +1,6 @@
 """Pathwise lemmas and Lyapunov functions of the EF21 family along real runs (Top-K, exact gradients).
 
-Settings: the synthetic logistic problem of seed 004 (n = 20, d = 10, lambda = 0.1, Top-1,
+Settings: the synthetic logistic problem of [004] (n = 20, d = 10, lambda = 0.1, Top-1,
 x0 ~ N(0, I)) and the polynomial (d = 4, L0 = L1 = 4, Top-1, x0 ~ N(20, 1)). With a
 deterministic compressor and exact gradients the lemmas hold at every step; the test asserts
 the minimum slack (rhs - lhs) against float round-off only.

@@ -13,7 +13,7 @@ client compresses against its memory. One iteration k = 0, 1, ..., K-1 reads
    x^{k+1} &= x^k - \gamma_k\, g^k \quad\text{or}\quad x^k - \gamma_k\, g^k/\|g^k\|
    \ \ (\text{normalized; direction } 0 \text{ if } g^k = 0).
 
-This is the order of Khirirat et al. (seed 004, Algorithm 1): compress at :math:`x^k`, then
+This is the order of Khirirat et al. ([004], Algorithm 1): compress at :math:`x^k`, then
 step. The EF21 paper (Richtárik, Sokolov, Fatkhullin 2021) writes the step first,
 :math:`x^{t+1} = x^t - \gamma g^t`, then compresses :math:`\nabla f_i(x^{t+1}) - g_i^t`; with its
 initial memory :math:`g_i^0 = \mathcal C(\nabla f_i(x^0))`, which is this loop's ``init="zero"``

@@ -1,4 +1,4 @@
-r"""EControl -- error feedback with a controlled error term (Gao, Islamov, Stich 2023; a baseline of seed 000).
+r"""EControl -- error feedback with a controlled error term (Gao, Islamov, Stich 2023; a baseline of [000]).
 
 Problem: :math:`\min_x\frac1n\sum_i f_i(x)`, L-smooth, unbiased stochastic gradients;
 :math:`\mathcal C` δ-contractive (δ = α).
@@ -21,11 +21,11 @@ on its constants. Serves the S000-Q comparison.
 
 Options:
 
-* ``econtrol_eta`` -- η ∈ [0, 1]; default 0.1, the value tuned in seed 000's code (theory: δ/400;
+* ``econtrol_eta`` -- η ∈ [0, 1]; default 0.1, the value tuned in [000]'s code (theory: δ/400;
   0 reduces EControl to EF21).
-* ``econtrol_step_uses`` -- ``"h_next"`` (default, seed 000's code: the step uses :math:`h^{t+1}`) or
+* ``econtrol_step_uses`` -- ``"h_next"`` (default [000]'s code: the step uses :math:`h^{t+1}`) or
   ``"h_prev"`` (the step uses :math:`h^t`, the mirror before this round's messages).
-* ``init`` -- default ``"gradient"``: seed 000's code sets :math:`h_i^0=\nabla f_i(x^0;\xi)` uncompressed and
+* ``init`` -- default ``"gradient"``: [000]'s code sets :math:`h_i^0=\nabla f_i(x^0;\xi)` uncompressed and
   :math:`e_i^0 = 0`; ``"compressed"`` / ``"zero"`` as in the rest of the family.
 * ``bits``, ``record_clients`` (``v_i`` records the target :math:`\nabla f_i + \eta e_i`).
 """

@@ -1,9 +1,9 @@
-r"""EF21 -- error feedback with exact local gradients (baseline of seeds 001/004).
+r"""EF21 -- error feedback with exact local gradients (baseline of [001]/004).
 
 Problem: :math:`\min_x f(x)=\frac1n\sum_i f_i(x)`, each :math:`f_i` :math:`L_i`-smooth, f L-smooth
 and bounded below; :math:`\mathcal C` α-contractive.
 
-Method (Richtárik, Sokolov, Fatkhullin 2021, Algorithm EF21; restated in Khirirat et al., seed 004,
+Method (Richtárik, Sokolov, Fatkhullin 2021, Algorithm EF21; restated in Khirirat et al. [004],
 Section 4.1), written in this package's compress-then-step order:
 
 .. math::
@@ -11,7 +11,7 @@ Section 4.1), written in this package's compress-then-step order:
    g_i^k = g_i^{k-1} + \mathcal C\big(\nabla f_i(x^k) - g_i^{k-1}\big),\qquad
    g^k = \tfrac1n\textstyle\sum_i g_i^k,\qquad x^{k+1} = x^k - \gamma\, g^k .
 
-Guarantee (upper; EF21 Theorem 1 as used by seed 004): with
+Guarantee (upper; EF21 Theorem 1 as used by [004]): with
 :math:`\gamma = 1/(L+\tilde L\sqrt{\beta_{EF}/\theta})` (:func:`ef21_theory_stepsize`),
 :math:`\frac1T\sum_{t<T}\|\nabla f(x^t)\|^2\le\frac{2(f(x^0)-f^{\inf})}{\gamma T}+\frac{G^0}{\theta T}`.
 Claims served: EF21-T1, EF21-INV, E-FIG (the baseline of S004-C2).

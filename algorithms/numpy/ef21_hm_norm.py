@@ -1,4 +1,4 @@
-r"""‖EF21-HM‖ -- normalized EF21 with Hessian momentum (Sadiev et al., seed 000, Algorithm 1).
+r"""‖EF21-HM‖ -- normalized EF21 with Hessian momentum (Sadiev et al. [000], Algorithm 1).
 
 Problem: L-smooth, Hessian-Lipschitz f and :math:`f_i`, bounded gradient and Hessian variance.
 
@@ -11,7 +11,7 @@ Method (gradient and HVP at :math:`x^k` with the same draw):
 
 followed by the EF21 compression and the normalized step.
 
-Guarantee (upper, seed 000, Theorem 4): :math:`\eta_k=(2/(k+2))^{2/3}`,
+Guarantee (upper; [000], Theorem 4): :math:`\eta_k=(2/(k+2))^{2/3}`,
 :math:`\gamma_k=\gamma_0(2/(k+2))^{2/3}` give :math:`\tilde O(K^{-1/3})`. Claims served: S000-T4,
 S000-RED (→ second-order momentum of Tran et al.); with exact gradients on a quadratic it equals
 ‖EF21-MVR‖.
@@ -33,7 +33,7 @@ OPTIONS = {**COMMON_OPTIONS, "init": "gradient", **NORMALIZED_OPTIONS}
 
 
 @register(NAME, needs=("grad_i", "hvp_i"), options=OPTIONS, momentum="required", paper="000",
-          summary="||EF21-HM|| (seed 000 Alg. 1): normalized EF21 with Hessian momentum")
+          summary="||EF21-HM|| ([000] Alg. 1): normalized EF21 with Hessian momentum")
 def ef21_hm_norm(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
     """Run ef21-hm-norm (see the module docstring); called through :func:`algorithms.run`."""
     return ef21_loop(problem, compressor, x0, iters, stepsize=stepsize, momentum=momentum,

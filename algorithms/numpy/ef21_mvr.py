@@ -1,5 +1,5 @@
 r"""EF21-MVR -- EF21 with momentum variance reduction (Fatkhullin, Tyurin, Richtárik 2023; the
-unnormalized relative of seed 000's ‖EF21-MVR‖).
+unnormalized relative of [000]'s ‖EF21-MVR‖).
 
 Method:
 

@@ -1,4 +1,4 @@
-r"""‖EF21-MVR‖ -- normalized EF21 with momentum variance reduction / STORM (Sadiev et al., seed 000, Algorithm 1).
+r"""‖EF21-MVR‖ -- normalized EF21 with momentum variance reduction / STORM (Sadiev et al. [000], Algorithm 1).
 
 Problem: L-smooth f, stochastic components with ℓ-Lipschitz gradients, bounded variance.
 
@@ -10,7 +10,7 @@ Method (two gradients with one draw):
 
 followed by the EF21 compression and the normalized step.
 
-Guarantee (upper, seed 000, Theorem 5): :math:`\eta_k=(2/(k+2))^{2/3}`,
+Guarantee (upper; [000], Theorem 5): :math:`\eta_k=(2/(k+2))^{2/3}`,
 :math:`\gamma_k=\gamma_0(2/(k+2))^{2/3}` give :math:`\tilde O(K^{-1/3})` with O(1) batches.
 Claims served: S000-T5, S000-RED (→ normalized STORM).
 
@@ -31,7 +31,7 @@ OPTIONS = {**COMMON_OPTIONS, "init": "gradient", **NORMALIZED_OPTIONS}
 
 
 @register(NAME, needs=("grad_i",), options=OPTIONS, momentum="required", paper="000",
-          summary="||EF21-MVR|| (seed 000 Alg. 1): normalized EF21 with STORM momentum")
+          summary="||EF21-MVR|| ([000] Alg. 1): normalized EF21 with STORM momentum")
 def ef21_mvr_norm(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
     """Run ef21-mvr-norm (see the module docstring); called through :func:`algorithms.run`."""
     return ef21_loop(problem, compressor, x0, iters, stepsize=stepsize, momentum=momentum,

@@ -1,4 +1,4 @@
-r"""‖EF21‖ -- normalized EF21 (Khirirat et al., seed 004, Algorithm 1; seed 001, Algorithm 1).
+r"""‖EF21‖ -- normalized EF21 (Khirirat et al. [004], Algorithm 1; [001], Algorithm 1).
 
 Problem: :math:`\min_x f(x)=\frac1n\sum_i f_i(x)`, f and every :math:`f_i` bounded below, every
 :math:`f_i` :math:`(L_0,L_1)`-smooth (symmetric form), :math:`\mathcal C` α-contractive.
@@ -12,7 +12,7 @@ Method:
 
 so :math:`\|x^{k+1}-x^k\| = \gamma_k` exactly (direction 0 if :math:`g^k = 0`).
 
-Metric and guarantee (upper; seed 004, Theorem 1, with the :math:`e^{L_1\gamma_0}` factor of its
+Metric and guarantee (upper; [004], Theorem 1, with the :math:`e^{L_1\gamma_0}` factor of its
 proof): with :math:`\gamma_k=\gamma_0/\sqrt{K+1}` and any :math:`\gamma_0>0`,
 :math:`\min_{k\le K}\|\nabla f(x^k)\|\le\big[V^0 e^{8c_1L_1e^{L_1\gamma_0}\gamma_0^2}/\gamma_0+\gamma_0 b\,e^{L_1\gamma_0}\big]/\sqrt{K+1}`.
 Claims served: S004-T1, S004-C1, S004-C2, S004-L4, S004-L6, S004-L7, S001-T3, EF21-INV.
@@ -39,7 +39,7 @@ OPTIONS = {**COMMON_OPTIONS, "init": "gradient", **NORMALIZED_OPTIONS}
 
 
 @register(NAME, needs=("grad_i",), options=OPTIONS, momentum="none", paper="004",
-          summary="||EF21|| (Khirirat et al., seed 004 Alg. 1): EF21 with a normalized step")
+          summary="||EF21|| (Khirirat et al. [004] Alg. 1): EF21 with a normalized step")
 def ef21_norm(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
     """Run ef21-norm (see the module docstring); called through :func:`algorithms.run`."""
     return ef21_loop(problem, compressor, x0, iters, stepsize=stepsize, momentum=momentum,

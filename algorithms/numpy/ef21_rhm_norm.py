@@ -1,4 +1,4 @@
-r"""‖EF21-RHM‖ -- normalized EF21 with randomized Hessian momentum (Sadiev et al., seed 000, Algorithm 1).
+r"""‖EF21-RHM‖ -- normalized EF21 with randomized Hessian momentum (Sadiev et al. [000], Algorithm 1).
 
 Problem: L-smooth f, :math:`L_i`-smooth :math:`f_i`, bounded gradient and Hessian variance (no
 Hessian-Lipschitz assumption).
@@ -13,12 +13,12 @@ Method (:math:`q_i^k\sim\mathcal U[0,1]`, one per client and iteration, from the
 
 followed by the EF21 compression and the normalized step.
 
-Guarantee (upper, seed 000, Theorem 3): :math:`\eta_k=(2/(k+2))^{2/3}`,
+Guarantee (upper; [000], Theorem 3): :math:`\eta_k=(2/(k+2))^{2/3}`,
 :math:`\gamma_k=\gamma_0(2/(k+2))^{2/3}` give :math:`\tilde O(K^{-1/3})`. Claims served: S000-T3,
 S000-RED (→ normalized SOM of Salehkaleybar et al.).
 
 Options: ``rhm_same_sample`` (default False: an independent HVP draw :math:`\hat\xi_i^k`, as the
-paper's text says; True reuses :math:`\xi_i^k`, as seed 000's code does), ``init`` (default
+paper's text says; True reuses :math:`\xi_i^k`, as [000]'s code does), ``init`` (default
 ``"gradient"``), ``normalize_scope`` / ``blocks``, ``bits``, ``record_clients``. Needs ``hvp_i``.
 """
 
@@ -35,7 +35,7 @@ OPTIONS = {**COMMON_OPTIONS, "init": "gradient", **NORMALIZED_OPTIONS, "rhm_same
 
 
 @register(NAME, needs=("grad_i", "hvp_i"), options=OPTIONS, momentum="required", paper="000",
-          summary="||EF21-RHM|| (seed 000 Alg. 1): normalized EF21 with randomized Hessian momentum")
+          summary="||EF21-RHM|| ([000] Alg. 1): normalized EF21 with randomized Hessian momentum")
 def ef21_rhm_norm(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
     """Run ef21-rhm-norm (see the module docstring); called through :func:`algorithms.run`."""
     options = {**OPTIONS, **options}

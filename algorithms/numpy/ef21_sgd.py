@@ -1,4 +1,4 @@
-r"""EF21-SGD -- EF21 with stochastic gradients (Fatkhullin et al. 2021; a baseline of seed 000).
+r"""EF21-SGD -- EF21 with stochastic gradients (Fatkhullin et al. 2021; a baseline of [000]).
 
 Problem: as EF21, with unbiased stochastic gradients of bounded variance.
 
@@ -12,7 +12,7 @@ Method (one fresh draw :math:`\xi_i^k` per client and iteration):
 Guarantee: convergence to a neighbourhood unless the batch grows like :math:`\varepsilon^{-2}`
 (context only, no claim is gated on it). Serves the S000-Q comparison; with an exact oracle it is EF21.
 
-Options: ``init`` (default ``"gradient"``: seed 000's code sends :math:`\nabla f_i(x^0;\xi)`
+Options: ``init`` (default ``"gradient"``: [000]'s code sends :math:`\nabla f_i(x^0;\xi)`
 uncompressed), ``bits``, ``record_clients``.
 """
 

@@ -1,4 +1,4 @@
-r"""EF21-SGDM -- EF21 with Polyak momentum (Fatkhullin, Tyurin, Richtárik 2023; a baseline of seed 000).
+r"""EF21-SGDM -- EF21 with Polyak momentum (Fatkhullin, Tyurin, Richtárik 2023; a baseline of [000]).
 
 Method:
 
@@ -9,7 +9,7 @@ Method:
 
 Guarantee (context): :math:`O(\varepsilon^{-4})` samples with problem-dependent γ. Serves S000-Q.
 
-Options: ``init`` (default ``"gradient"``: seed 000's code, :math:`g_i=v_i=\nabla f_i(x^0;\xi)`),
+Options: ``init`` (default ``"gradient"``: [000]'s code, :math:`g_i=v_i=\nabla f_i(x^0;\xi)`),
 ``bits``, ``record_clients``. ``momentum`` = :math:`\eta_k\in(0,1]` is required.
 """
 

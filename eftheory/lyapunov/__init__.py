@@ -1,8 +1,8 @@
 """Lyapunov functions of the proofs and their one-step inequalities, evaluated along a trajectory.
 
-* :mod:`eftheory.lyapunov.ef21` -- the EF21 family (seeds 000, 001, 004);
-* :mod:`eftheory.lyapunov.saef` -- local and step-ahead error feedback (seed 002);
-* :mod:`eftheory.lyapunov.sign` -- sign methods with momentum (seed 003).
+* :mod:`eftheory.lyapunov.ef21` -- the EF21 family ([000], 001, 004);
+* :mod:`eftheory.lyapunov.saef` -- local and step-ahead error feedback ([002]);
+* :mod:`eftheory.lyapunov.sign` -- sign methods with momentum ([003]).
 """
 
 from .ef21 import *  # noqa: F401,F403

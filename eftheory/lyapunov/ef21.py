@@ -11,10 +11,10 @@ Indexing: a run of K steps has iterates :math:`x^0..x^K` and per-step client sta
 
 Functions, with the claim ids they serve:
 
-* :func:`lyapunov_ef21_norm` -- :math:`V^k` of ‖EF21‖ (seed 004, Theorem 1), weight
+* :func:`lyapunov_ef21_norm` -- :math:`V^k` of ‖EF21‖ ([004], Theorem 1), weight
   :math:`A_k = 2\gamma_k/(1-\sqrt{1-\alpha})`.
-* :func:`lyapunov_momentum` -- :math:`\Phi_k` of seed 000 (§5.3, weights :math:`A_k`,
-  :math:`B_k=\sqrt{1-\alpha}A_k`, reconstructed); :func:`lyapunov_sgdm` -- :math:`V^k` of seed 001
+* :func:`lyapunov_momentum` -- :math:`\Phi_k` of [000] (§5.3, weights :math:`A_k`,
+  :math:`B_k=\sqrt{1-\alpha}A_k`, reconstructed); :func:`lyapunov_sgdm` -- :math:`V^k` of [001]
   (the same with a constant stepsize).
 * :func:`normalized_descent` -- S004-L4; :func:`descent_lsmooth` -- S000-L2;
   :func:`descent_split` -- S001-L7.
@@ -113,7 +113,7 @@ def _norms(a: np.ndarray) -> np.ndarray:
 
 
 def lyapunov_ef21_norm(result, problem, alpha: float, f_inf=None) -> np.ndarray:
-    r""":math:`V^k=f(x^k)-f^{\inf}+A_k\frac1n\sum_i\|\nabla f_i(x^k)-g_i^k\|`, k = 0..K-1 (seed 004)."""
+    r""":math:`V^k=f(x^k)-f^{\inf}+A_k\frac1n\sum_i\|\nabla f_i(x^k)-g_i^k\|`, k = 0..K-1 ([004])."""
     K = result.iters
     A = _weight(result.stepsize, alpha)
     return np.asarray(result.f[:K]) - _f_inf(problem, f_inf) + A * np.asarray(result.diagnostics["err_grad_g"])
@@ -122,7 +122,7 @@ def lyapunov_ef21_norm(result, problem, alpha: float, f_inf=None) -> np.ndarray:
 def lyapunov_momentum(result, problem, alpha: float, f_inf=None) -> np.ndarray:
     r""":math:`\Phi_k=f(x^k)-f^{\inf}+A_k\frac1n\sum_i\|g_i^k-v_i^k\|+B_k\frac1n\sum_i\|v_i^k-\nabla f_i(x^k)\|`.
 
-    :math:`A_k=2\gamma_k/(1-\sqrt{1-\alpha})`, :math:`B_k=\sqrt{1-\alpha}A_k` (seed 000 §5.3, reconstructed).
+    :math:`A_k=2\gamma_k/(1-\sqrt{1-\alpha})`, :math:`B_k=\sqrt{1-\alpha}A_k` ([000] §5.3, reconstructed).
     """
     K = result.iters
     A = _weight(result.stepsize, alpha)
@@ -133,7 +133,7 @@ def lyapunov_momentum(result, problem, alpha: float, f_inf=None) -> np.ndarray:
 
 
 def lyapunov_sgdm(result, problem, alpha: float, f_inf=None) -> np.ndarray:
-    r""":math:`V^k` of seed 001 (‖EF21-SGDM‖): :math:`\Phi_k` with the constant stepsize γ
+    r""":math:`V^k` of [001] (‖EF21-SGDM‖): :math:`\Phi_k` with the constant stepsize γ
     (weights :math:`a=2\gamma/(1-\sqrt{1-\alpha})`, :math:`c=a\sqrt{1-\alpha}`)."""
     g = np.asarray(result.stepsize)
     if not np.all(g == g[0]):

@@ -10,7 +10,7 @@ r"""Pointwise and pathwise inequalities of the sign-based methods (Jiang, Yu, Ya
 * Law of the stochastic sign: :math:`\mathbb E[R\,S_R(v)] = v` (two outcomes per coordinate).
 
 These are the standard ingredients of the reconstructed proofs of 003 Theorems 1-4 [R]
-(ALGORITHMS §5.5). Each check returns a :class:`~eftheory.compressors.Pair` or a slack array
+. Each check returns a :class:`~eftheory.compressors.Pair` or a slack array
 (slack >= 0 means the inequality holds). Claims: ``S003-T1``, ``S003-T2``, ``S003-T3``,
 ``S003-T4`` (pathwise ingredients), ``S003-T5`` (unbiasedness of :math:`S_1`).
 """

@@ -1,4 +1,4 @@
-r"""The loop shared by the EF and SAEF optimizers (seed 002, Algorithm 1).
+r"""The loop shared by the EF and SAEF optimizers ([002], Algorithm 1).
 
 Worker k keeps a momentum buffer :math:`m^{(k)}` and a local error :math:`e^{(k)}`; the server
 keeps an error :math:`e`; all start at zero and every worker holds the common model :math:`x_t`.

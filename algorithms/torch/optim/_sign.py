@@ -1,4 +1,4 @@
-r"""Helpers of the sign-based optimizers (seed 003): sign with a declared sign(0), the
+r"""Helpers of the sign-based optimizers ([003]): sign with a declared sign(0), the
 momentum estimator of SMM/MVSM, and argument checks."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-r"""EControl as a ``torch.optim`` optimizer (Gao, Islamov, Stich 2023; a baseline of seed 000).
+r"""EControl as a ``torch.optim`` optimizer (Gao, Islamov, Stich 2023; a baseline of [000]).
 
 Client i, step t (in the package's notation :math:`h_i` is the EF21 memory :math:`g_i`):
 
@@ -9,11 +9,11 @@ Client i, step t (in the package's notation :math:`h_i` is the EF21 memory :math
     h_i^{t+1} &= h_i^t + \Delta_i^t,\qquad h^{t+1} = h^t + \tfrac1n\textstyle\sum_i \Delta_i^t,\qquad
     x^{t+1} = x^t - \gamma_t\, h^{t+1}.
 
-With :math:`\eta = 0` it is EF21-SGD. Theory value :math:`\eta = \delta/400`; seed 000's code uses
+With :math:`\eta = 0` it is EF21-SGD. Theory value :math:`\eta = \delta/400`; [000]'s code uses
 0.1 (default). Registered reference: ``"econtrol"`` (options ``econtrol_eta``,
 ``econtrol_step_uses``).
 
-Notes on deviations: whether the step uses :math:`h^{t+1}` (seed 000's code, default
+Notes on deviations: whether the step uses :math:`h^{t+1}` ([000]'s code, default
 ``step_uses="h_next"``) or :math:`h^t` (``"h_prev"``) is not settled by the sources; the initial
 memory is the uncompressed gradient (``init="gradient"``) with :math:`e_i^0 = 0`.
 """

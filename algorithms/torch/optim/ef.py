@@ -1,6 +1,6 @@
 r"""EF -- local error feedback with momentum and double-way compression, as a ``torch.optim`` optimizer.
 
-Paper: Xu, Huo, Huang, seed 002, Algorithm 1, EF branch (the baseline of the paper): every
+Paper: Xu, Huo, Huang [002], Algorithm 1, EF branch (the baseline of the paper): every
 worker evaluates its gradient at the common model :math:`x_t`. Exact identity:
 :math:`\tilde x_{t+1} = \tilde x_t - \frac{\eta_t}{n}\sum_k m_{t+1}^{(k)}` with
 :math:`\tilde x_t = x_t - (e_t + \bar e_t)` (002 eq. (3); claim ``S002-AUX``). The update is
@@ -21,7 +21,7 @@ __all__ = ["EF"]
 
 
 class EF(_LocalErrorFeedback):
-    """EF of seed 002.
+    """EF of [002].
 
     Args:
         params, lr: parameters and the learning rate :math:`\\eta_t` (float or schedule).

@@ -1,6 +1,6 @@
 r"""‖EF21-HM‖ -- normalized EF21 with Hessian-corrected momentum, as a ``torch.optim`` optimizer.
 
-Paper: seed 000, Algorithm 1 with the HM estimator (Tran, Nguyen-Trung, Tran 2022), Theorem 4:
+Paper: [000], Algorithm 1 with the HM estimator (Tran, Nguyen-Trung, Tran 2022), Theorem 4:
 :math:`\tilde O(K^{-1/3})` with :math:`\eta_k = (2/(k+2))^{2/3}`,
 :math:`\gamma_k = \gamma_0(2/(k+2))^{2/3}` (schedules reconstructed). Claim ``S000-T4``.
 Registered reference: ``"ef21-hm-norm"``.

@@ -1,6 +1,6 @@
 r"""‖EF21-IGT‖ -- normalized EF21 with implicit gradient transport, as a ``torch.optim`` optimizer.
 
-Paper: seed 000, Algorithm 1 with the IGT estimator (Cutkosky & Mehta's extrapolation),
+Paper: [000], Algorithm 1 with the IGT estimator (Cutkosky & Mehta's extrapolation),
 Theorem 2: :math:`\tilde O(K^{-2/7})` with :math:`\eta_k = (2/(k+2))^{4/7}`,
 :math:`\gamma_k = \gamma_0(2/(k+2))^{5/7}` (schedules reconstructed). Claim ``S000-T2``.
 Registered reference: ``"ef21-igt-norm"``.

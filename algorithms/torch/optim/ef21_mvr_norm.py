@@ -1,6 +1,6 @@
 r"""‖EF21-MVR‖ -- normalized EF21 with momentum variance reduction (STORM), as a ``torch.optim`` optimizer.
 
-Paper: seed 000, Algorithm 1 with the MVR estimator (Cutkosky & Orabona 2019; EF21-MVR of
+Paper: [000], Algorithm 1 with the MVR estimator (Cutkosky & Orabona 2019; EF21-MVR of
 Fatkhullin, Tyurin, Richtárik 2023), Theorem 5: :math:`\tilde O(K^{-1/3})` with
 :math:`\eta_k = \gamma_k/\gamma_0 = (2/(k+2))^{2/3}`, two gradients per step and no large initial
 batch. Claim ``S000-T5``. Registered reference: ``"ef21-mvr-norm"``.

@@ -1,6 +1,6 @@
 r"""‖EF21‖ -- normalized EF21 as a ``torch.optim`` optimizer.
 
-Paper: Khirirat, Sadiev, Riabinin, Gorbunov, Richtárik, seed 004, Algorithm 1 (= seed 001,
+Paper: Khirirat, Sadiev, Riabinin, Gorbunov, Richtárik [004], Algorithm 1 (= [001],
 Algorithm 1); guarantee Theorem 1 (:math:`\min_k\|\nabla f(x^k)\| = O(1/\sqrt{K+1})` under
 :math:`(L_0,L_1)`-smoothness with :math:`\gamma_k = \gamma_0/\sqrt{K+1}`); claims ``S004-T1``,
 ``S004-C1``, ``S004-C2``. Registered reference: ``algorithms.run("ef21-norm", ...)``.

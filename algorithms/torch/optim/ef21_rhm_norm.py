@@ -1,6 +1,6 @@
 r"""‖EF21-RHM‖ -- normalized EF21 with randomized Hessian momentum, as a ``torch.optim`` optimizer.
 
-Paper: seed 000, Algorithm 1 with the RHM estimator (Salehkaleybar et al. 2022), Theorem 3:
+Paper: [000], Algorithm 1 with the RHM estimator (Salehkaleybar et al. 2022), Theorem 3:
 :math:`\tilde O(K^{-1/3})` with :math:`\eta_k = \gamma_k/\gamma_0 = (2/(k+2))^{2/3}` (schedules
 reconstructed); no Hessian-Lipschitz assumption. Claim ``S000-T3``. Registered reference:
 ``"ef21-rhm-norm"``.

@@ -2,7 +2,7 @@ r"""EF21-SGD as a ``torch.optim`` optimizer (unnormalized EF21 with stochastic g
 
 Paper: Fatkhullin, Sokolov, Gorbunov, Li, Richtárik 2021 (EF21 with bells and whistles),
 EF21-SGD; with exact gradients it is EF21 (Richtárik, Sokolov, Fatkhullin 2021, Algorithm 1).
-Used as a baseline in seed 000 (Sec. 6.3). Registered reference: ``"ef21-sgd"``.
+Used as a baseline in [000] (Sec. 6.3). Registered reference: ``"ef21-sgd"``.
 
 .. math::
 

@@ -1,7 +1,7 @@
 r"""EF21-SGDM as a ``torch.optim`` optimizer (EF21 with Polyak momentum, unnormalized).
 
 Paper: Fatkhullin, Tyurin, Richtárik 2023 (Momentum provably improves error feedback!),
-EF21-SGDM; a baseline of seed 000 (Sec. 6.3). Registered reference: ``"ef21-sgdm"``.
+EF21-SGDM; a baseline of [000] (Sec. 6.3). Registered reference: ``"ef21-sgdm"``.
 
 .. math::
 

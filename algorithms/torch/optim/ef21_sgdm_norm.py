@@ -1,7 +1,7 @@
 r"""‖EF21-SGDM‖ -- normalized EF21 with Polyak momentum, as a ``torch.optim`` optimizer.
 
-Papers: seed 001, Algorithm 2 and Theorem 2 (:math:`O((K+1)^{-1/4})` with
-:math:`\eta = (K+1)^{-1/2}`, :math:`\gamma = \gamma_0 (K+1)^{-3/4}`); seed 000, Algorithm 1 with
+Papers: [001], Algorithm 2 and Theorem 2 (:math:`O((K+1)^{-1/4})` with
+:math:`\eta = (K+1)^{-1/2}`, :math:`\gamma = \gamma_0 (K+1)^{-3/4}`); [000], Algorithm 1 with
 the Polyak estimator, Theorem 1 (:math:`\tilde O(K^{-1/4})` with
 :math:`\eta_k = (2/(k+2))^{1/2}`, :math:`\gamma_k = \gamma_0 (2/(k+2))^{3/4}`). Claims
 ``S001-T2``, ``S000-T1``. Registered reference: ``"ef21-sgdm-norm"``.

@@ -1,6 +1,6 @@
 r"""MVSM -- majority-vote sign momentum (versions 1 and 2), as a ``torch.optim`` optimizer.
 
-Paper: Jiang, Yu, Yang, Yang, Zhang, seed 003, Algorithm 2. Node j keeps a momentum
+Paper: Jiang, Yu, Yang, Yang, Zhang [003], Algorithm 2. Node j keeps a momentum
 :math:`v_t^j` and sends the unbiased stochastic sign :math:`S_G(v_t^j)\in\{\pm1\}^d`
 (:math:`\mathbb E[G\,S_G(v)] = v` when :math:`\|v\|_\infty\le G`); the server averages,
 :math:`u_t = \frac1n\sum_j S_G(v_t^j)`, and broadcasts :math:`\mathrm{sign}(u_t)` (v1,
@@ -34,7 +34,7 @@ __all__ = ["MVSM"]
 
 
 class MVSM(_ClientOptimizer):
-    """MVSM of seed 003.
+    """MVSM of [003].
 
     Args:
         params, lr: parameters and :math:`\\eta_t` (float or schedule).

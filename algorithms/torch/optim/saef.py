@@ -1,6 +1,6 @@
 r"""SAEF -- step-ahead error feedback, as a ``torch.optim`` optimizer.
 
-Paper: Xu, Huo, Huang, seed 002, Algorithm 1, SAEF branch: worker k steps ahead by its own error,
+Paper: Xu, Huo, Huang [002], Algorithm 1, SAEF branch: worker k steps ahead by its own error,
 :math:`x_{t+1/2}^{(k)} = x_t - e_t^{(k)}`, evaluates its gradient there, and every p iterations
 the local errors are replaced by their mean. Guarantees: Theorems 1-3 and Corollaries 2-3
 (:math:`O(1/\sqrt{nT})` with :math:`\eta \propto \sqrt{n/T}`, p = inf); claims ``S002-T1`` ...
@@ -24,7 +24,7 @@ __all__ = ["SAEF"]
 
 
 class SAEF(_LocalErrorFeedback):
-    """SAEF of seed 002; arguments as :class:`~algorithms.torch.optim.EF` with ``p`` the
+    """SAEF of [002]; arguments as :class:`~algorithms.torch.optim.EF` with ``p`` the
     error-averaging period (integer >= 1 or ``math.inf``)."""
 
     step_ahead = True

@@ -1,6 +1,6 @@
 r"""SMM -- sign-based momentum method, as a ``torch.optim`` optimizer.
 
-Paper: Jiang, Yu, Yang, Yang, Zhang, seed 003, Algorithm 1; Theorem 1
+Paper: Jiang, Yu, Yang, Yang, Zhang [003], Algorithm 1; Theorem 1
 (:math:`\frac1T\sum_t\mathbb E\|\nabla f(x_t)\|_1 = O(d^{1/2}T^{-1/4})` under l2-smoothness with
 :math:`\beta = T^{-1/2}`, :math:`\eta = d^{-1/2}T^{-3/4}`) and Theorem 2 (:math:`O(T^{-1/4})` under
 l∞-smoothness); parameter choices reconstructed. Claims ``S003-T1``, ``S003-T2``. Registered
@@ -30,7 +30,7 @@ __all__ = ["SMM"]
 
 
 class SMM(_ClientOptimizer):
-    """SMM of seed 003.
+    """SMM of [003].
 
     Args:
         params, lr: parameters and :math:`\\eta_t` (float or schedule).
