@@ -1,0 +1,112 @@
+"""Runs claims (in worker processes with ``jobs > 1``) and writes the ledger and the reports."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from eftheory.validation import check_choice, check_int
+
+from .claim import FAIL, PENDING, SKIPPED, Claim, Outcome
+from .context import BACKENDS, DEVICES, TIERS, Context
+from .registry import module_errors, resolve_ids
+
+__all__ = ["run_claim", "verify", "check_device", "exit_code"]
+
+
+def check_device(device: str) -> str:
+    check_choice("device", device, DEVICES)
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError("device 'cuda' needs CUDA, which is not available here (allowed: 'cpu')")
+    return device
+
+
+def run_claim(claim: Claim, ctx: Context) -> Outcome:
+    """Run one claim's check; a pending claim gives PENDING, a missing dependency SKIPPED."""
+    if not claim.executable:
+        return Outcome(claim.id, PENDING, stated=claim.stated, notes=claim.pending)
+    ctx.claim_id = claim.id
+    t0 = time.perf_counter()
+    try:
+        out = claim.run(ctx)
+    except ImportError as exc:
+        out = Outcome(claim.id, SKIPPED, stated=claim.stated, notes=f"needs a missing component: {exc}")
+    except Exception as exc:  # an error in a check is reported as a failure of that check
+        tb = traceback.format_exc(limit=3).strip().splitlines()[-1]
+        out = Outcome(claim.id, FAIL, stated=claim.stated,
+                      notes=f"the check raised {type(exc).__name__}: {exc} ({tb})", measured={"error": str(exc)})
+    out.seconds = round(time.perf_counter() - t0, 2)
+    out.units_computed, out.units_cached = ctx.computed, ctx.cached
+    return out
+
+
+def _worker(claim_id: str, settings: dict) -> Outcome:
+    import torch
+
+    torch.set_num_threads(1)
+    from .registry import get_claim
+
+    return run_claim(get_claim(claim_id), Context(**settings))
+
+
+def verify(ids=None, *, tier: str = "quick", backend: str = "torch", device: str = "cpu", jobs: int = 1,
+           out="results", progress: bool = True, write: bool = True) -> list[Outcome]:
+    """Run the named claims (all if ``ids`` is empty) and write ledger.json, report.md/html."""
+    check_choice("tier", tier, TIERS)
+    check_choice("backend", backend, BACKENDS)
+    check_device(device)
+    jobs = check_int("jobs", jobs, low=1)
+    claims = resolve_ids(ids)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    settings = dict(tier=tier, backend=backend, device=device, out=str(out))
+    outcomes: dict[str, Outcome] = {}
+    runnable = [c for c in claims if c.executable]
+    for c in claims:
+        if not c.executable:
+            outcomes[c.id] = run_claim(c, Context(**settings))
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(runnable), desc="claims", unit="claim")
+    t0 = time.perf_counter()
+    try:
+        if jobs == 1 or len(runnable) <= 1:
+            for c in runnable:
+                if bar is not None:
+                    bar.set_postfix_str(c.id)
+                outcomes[c.id] = run_claim(c, Context(**settings, progress=progress))
+                if bar is not None:
+                    bar.update(1)
+        else:
+            order = sorted(runnable, key=lambda c: -c.cost)
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+                futs = {pool.submit(_worker, c.id, settings): c.id for c in order}
+                for f in as_completed(futs):
+                    outcomes[futs[f]] = f.result()
+                    if bar is not None:
+                        bar.set_postfix_str(futs[f])
+                        bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    result = [outcomes[c.id] for c in claims]
+    if write:
+        from .report import write_reports
+
+        write_reports(out, claims, result, settings={**settings, "jobs": jobs,
+                                                     "seconds": round(time.perf_counter() - t0, 1)},
+                      module_errors=module_errors())
+    return result
+
+
+def exit_code(claims: list[Claim], outcomes: list[Outcome]) -> int:
+    """1 if a claim that is not reconstructed ([R]) FAILs, else 0."""
+    by_id = {c.id: c for c in claims}
+    return int(any(o.verdict == FAIL and not by_id[o.claim_id].reconstructed for o in outcomes))

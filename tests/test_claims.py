@@ -1,0 +1,136 @@
+"""The claims ledger: the registry is complete, and the quick tier's claims hold with their controls rejected.
+
+A claim whose measurement disagrees with its paper is marked ``xfail(strict=True)`` below with
+the measured figures; the mark comes from a measurement (``eftheory verify``), never from an
+expectation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from checks.catalog import CATALOG
+from checks.claim import KINDS, PASS, PENDING, QUANTITIES, Outcome
+from checks.context import Context
+from checks.registry import all_claims, claim_modules, module_errors
+from checks.runner import run_claim
+
+CLAIMS = all_claims()
+
+#: measured disagreements: id -> the measured figures (see the ledger)
+MEASURED_FAILS: dict[str, str] = {
+    "S001-EQ5": "n-exponent of the K-average -0.080 [-0.085, -0.076] for n in {1, 4, 16} (K = 2000), "
+                "not -1/2: the sqrt(n) noise reduction does not show in the measured quantity",
+    "S001-T2": "rate holds (slope -0.238 [-0.239, -0.237], upper -0.241) but on the quick grid [1e3, 1e4] the "
+               "control with gamma fixed is not rejected (upper-half slope -0.225 [-0.231, -0.219] <= -0.21)",
+    "S000-T2": "INCONCLUSIVE on the quick grid with 32 seeds: upper-half window slope -0.266 [-0.291, -0.242] "
+               "straddles -0.2457 (whole grid -0.300 [-0.312, -0.287])",
+    "S003-T3": "bound holds with a wide margin (A_1 <= 9 vs bound >= 160); the control (bound without its "
+               "2dG/sqrt(n) floor) also holds, so it is not rejected",
+    "S003-T4": "bound holds (A_1 <= 7 vs bound >= 161); the floor-free control bound also holds (not rejected)",
+    "S003-T5": "[R] whole-grid A_2 slope -0.180 [-0.195, -0.165] > -0.21 (upper half -0.235 [-0.255, -0.216])",
+}
+
+
+def _check(c, tmp_path, tier="quick"):
+    out = run_claim(c, Context(tier=tier, out=tmp_path, progress=False))
+    assert isinstance(out, Outcome)
+    assert out.verdict == PASS, (out.verdict, out.measured, out.notes)
+    assert out.controls, f"{c.id} ran no negative control"
+    assert out.controls_rejected, [(k.name, k.verdict, k.measured) for k in out.controls]
+    return out
+
+
+def _param(c):
+    marks = []
+    if c.id in MEASURED_FAILS:
+        marks.append(pytest.mark.xfail(strict=True, reason=MEASURED_FAILS[c.id]))
+    return pytest.param(c, id=c.id, marks=marks)
+
+
+# ------------------------------------------------------------------------------- the registry
+
+def test_registry_holds_every_catalog_id_once():
+    assert [c.id for c in CLAIMS] == list(CATALOG)
+    assert len(CLAIMS) == 55
+    assert "checks.claims_rates" in claim_modules()
+    assert module_errors() == {}
+
+
+def test_claim_metadata():
+    for c in CLAIMS:
+        assert c.kind in KINDS and c.statement and c.theorem
+        assert not c.quantity or c.quantity in QUANTITIES or c.quantity.startswith("other:")
+        assert c.executable or c.pending, c.id
+        if c.kind == "S":
+            assert c.stated is not None, c.id
+    # the deep-learning claims are pending with their reason
+    assert not CATALOG["S000-Q"].executable and "ResNet-18/CIFAR-10" in CATALOG["S000-Q"].pending
+    assert {c.id for c in CLAIMS if c.kind == "S"} >= {"S000-T1", "S000-T2", "S000-T3", "S000-T4", "S000-T5",
+                                                       "S004-T1", "S001-T2", "S002-C2", "S002-C3", "S003-T1",
+                                                       "S003-T5"}
+
+
+def test_pending_claim_reports_pending(tmp_path):
+    out = run_claim(CATALOG["S000-Q"], Context(out=tmp_path))
+    assert out.verdict == PENDING and "ResNet" in out.notes
+
+
+# ------------------------------------------------------------------------------- P, I, B claims (quick tier)
+# tests/test_claims_pib.py runs the claims of claims_pointwise / _identities / _bounds / _qualitative in
+# the fast tier; here every P, I, B claim of the registry (any module) runs, in the fast tier only
+# those of modules that file does not cover, so a new claim module is tested the day it is added.
+
+_PIB_COVERED = {"checks.claims_pointwise", "checks.claims_identities", "checks.claims_bounds",
+                "checks.claims_qualitative"}
+
+
+def _module(c):
+    return next((s.replace("/", ".")[:-3] for s in c.sources if s.startswith("checks/claims_")), "")
+
+
+_PIB = [c for c in CLAIMS if c.kind in ("P", "I", "B") and c.executable]
+
+
+@pytest.mark.parametrize("c", [_param(c) for c in _PIB if _module(c) not in _PIB_COVERED] or
+                         [pytest.param(None, marks=pytest.mark.skip(reason="all P/I/B modules covered elsewhere"))])
+def test_quick_pib_claims_of_other_modules(c, tmp_path):
+    _check(c, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("c", [_param(c) for c in _PIB])
+def test_quick_pib_claims(c, tmp_path):
+    _check(c, tmp_path)
+
+
+# ------------------------------------------------------------------------------- S claims
+
+def test_s004_t1_logistic(tmp_path):
+    """Normalized EF21, fixed horizon, logistic problem: m_1 slope <= -1/2 + 0.08; constant step rejected."""
+    out = _check(next(c for c in CLAIMS if c.id == "S004-T1"), tmp_path)
+    assert (tmp_path / "plots" / "S004-T1.png").exists() and (tmp_path / "plots" / "S004-T1.pdf").exists()
+    assert out.measured["logistic: slope (all)"]["hi"] <= -0.42
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cid", ["S000-T1", "S000-T5"])
+def test_s000_quick(cid, tmp_path):
+    """Window slope and (T5) paired ratio vs Polyak; constant step, unnormalized, wrong schedules rejected."""
+    out = _check(next(c for c in CLAIMS if c.id == cid), tmp_path)
+    assert (tmp_path / "plots" / f"{cid}.png").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("c", [_param(c) for c in CLAIMS if c.kind == "S" and c.executable])
+def test_quick_s_claims(c, tmp_path):
+    if c.reconstructed and c.id in MEASURED_FAILS:
+        pytest.xfail(MEASURED_FAILS[c.id])
+    _check(c, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("c", [_param(c) for c in CLAIMS if c.executable and c.kind != "Q"])
+def test_full_tier(c, tmp_path):
+    _check(c, tmp_path, tier="full")
