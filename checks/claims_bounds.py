@@ -209,7 +209,7 @@ def _s001_t3(ctx):
         r = _run("ef21-norm", prob, C, x0, K, stepsize=gamma)
         gn = np.asarray(r.grad_norm)[:K]
         avg = np.cumsum(gn) / np.arange(1, K + 1)
-        V0 = prob.f(x0) + 2 * gamma / (1 - math.sqrt(1 - a)) * float(r.diagnostics["err_grad_g"][0])
+        V0 = nz.lyapunov_v0(prob.f(x0), float(r.diagnostics["err_grad_g"][0]), gamma, 0, a)
         Ks = np.unique(np.geomspace(1, K, 25).astype(int)) - 1
         bound = np.array([sgdm.theorem3_bound(V0, prob.L0, prob.L1, a, beta, int(k)) for k in Ks])
         f = _slack(avg[Ks], bound)
@@ -221,7 +221,7 @@ def _s001_t3(ctx):
         cm[f"beta={beta}"] = _slack(avg[Ks], v0zero)
     rho21 = sgdm.theorem3_rho(2.0, 1.0)
     grid = np.linspace(0.01, 1.0, 100)
-    ca = 1 - np.sqrt(1 - grid)
+    ca = np.array([sgdm.c_alpha(g) for g in grid])
     meas["erratum_17"] = {"rho_at_beta2_alpha1": rho21, "claimed_at_most": 0.7, "shown": bool(rho21 > 0.7),
                           "rho_at_beta2_alpha0.25": sgdm.theorem3_rho(2.0, 0.25)}
     meas["erratum_18"] = {"1/C_alpha <= 1/alpha on (0,1]": bool(np.all(1 / ca <= 1 / grid + 1e-12)),

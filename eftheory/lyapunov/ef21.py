@@ -34,6 +34,7 @@ import numpy as np
 
 from eftheory.derivations.normalized import c0 as c0_const
 from eftheory.derivations.normalized import c1 as c1_const
+from eftheory.derivations.sgdm import c_alpha
 from eftheory.validation import check_int, check_real, check_unit_interval
 
 __all__ = [
@@ -100,9 +101,9 @@ def _constant(problem, name: str, value) -> float:
 
 
 def _weight(gammas, alpha) -> np.ndarray:
-    """A_k = 2 gamma_k / (1 - sqrt(1 - alpha))."""
+    """A_k = 2 gamma_k / C_alpha with C_alpha = 1 - sqrt(1 - alpha) ([004], Theorem 1)."""
     a = check_unit_interval("alpha", alpha)
-    return 2.0 * np.asarray(gammas, dtype=np.float64) / (1.0 - math.sqrt(1.0 - a))
+    return 2.0 * np.asarray(gammas, dtype=np.float64) / c_alpha(a)
 
 
 def _norms(a: np.ndarray) -> np.ndarray:

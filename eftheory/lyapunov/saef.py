@@ -15,7 +15,7 @@ compressor; :math:`B := \eta_{\max}^2(M^2+\sigma^2)/(1-\mu)^2`):
   Corrected chain: server error :math:`\le \frac{2(2-\delta)(1-\delta)}{(1-s)^4}B`, SAEF mismatch
   :math:`\le \big[\frac{4(2-\delta)(1-\delta)}{(1-s)^4} + \frac{2(n-1)(1-\delta)}{n(1-s)^2}\big]B`.
 
-The closed forms live here (:func:`constant_C`, :func:`lemma2_h`, :func:`lemma2_min_printed`,
+The closed forms come from :mod:`eftheory.derivations.saef` (exposed here as :func:`constant_C`, :func:`lemma2_h`, :func:`lemma2_min_printed`,
 :func:`lemma2_min_corrected`, :func:`server_error_constant_corrected`,
 :func:`lemma5_constant_printed`, :func:`lemma5_constant_corrected`, :func:`alpha_mu`).
 
@@ -31,6 +31,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from eftheory.compressors import Pair
+from eftheory.derivations import saef as _d002
 from eftheory.problems.base import global_grad
 from eftheory.validation import check_int, check_real
 
@@ -77,61 +78,20 @@ def _n(n) -> int:
     return check_int("n", n, low=1)
 
 
-def _s(delta: float) -> float:
-    return math.sqrt(1.0 - delta)
-
-
-def constant_C(delta, n) -> float:
-    """:math:`C = (2-\\delta)/(1-\\sqrt{1-\\delta}) + (n-1)/n` (002, Lemma 1 / Theorems 1-3)."""
-    delta, n = _delta(delta), _n(n)
-    return (2.0 - delta) / (1.0 - _s(delta)) + (n - 1) / n
+# The closed forms of [002] are derived symbolically in :mod:`eftheory.derivations.saef`; the
+# names below are the ones the checks of this module use.
+constant_C = _d002.c_const                                   #: C of Lemma 1 / Theorems 1-3
+lemma2_min_printed = _d002.lemma2_min_printed                #: minimum of h as printed [erratum]
+lemma2_min_corrected = _d002.lemma2_min                      #: true minimum of h
+server_error_constant_corrected = _d002.server_error_const   #: Lemma 4 with both minimisers
+lemma5_constant_printed = _d002.mismatch_const_printed       #: Lemma 1/5 as printed
+lemma5_constant_corrected = _d002.mismatch_const             #: corrected Lemma 5
+alpha_mu = _d002.alpha_mu                                    #: alpha of Theorem 3
 
 
 def lemma2_h(beta1, delta) -> float:
-    """:math:`h(\\beta_1)` of 002 Lemma 2, for :math:`0 < \\beta_1 < \\delta/(1-\\delta)`."""
-    delta = _delta(delta)
-    hi = math.inf if delta == 1.0 else delta / (1.0 - delta)
-    beta1 = check_real("beta1", beta1, low=0.0, high=hi, low_open=True, high_open=True)
-    return (1.0 - delta) * (1.0 + 1.0 / beta1) / (1.0 - (1.0 - delta) * (1.0 + beta1))
-
-
-def lemma2_min_printed(delta) -> float:
-    """The minimum of h as printed in 002 eq. (39): :math:`(1-\\delta)/(2(1-\\sqrt{1-\\delta}))` [erratum]."""
-    delta = _delta(delta)
-    return (1.0 - delta) / (2.0 * (1.0 - _s(delta)))
-
-
-def lemma2_min_corrected(delta) -> float:
-    """The true minimum of h: :math:`(1-\\delta)/(1-\\sqrt{1-\\delta})^2`, at :math:`\\beta_1 = 1/\\sqrt{1-\\delta} - 1`."""
-    delta = _delta(delta)
-    return (1.0 - delta) / (1.0 - _s(delta)) ** 2
-
-
-def server_error_constant_corrected(delta) -> float:
-    """Lemma 4 with both minimisers: :math:`E\\|e_{t+1}\\|^2 \\le 2(2-\\delta)(1-\\delta)/(1-s)^4 \\cdot B`."""
-    delta = _delta(delta)
-    return 2.0 * (2.0 - delta) * (1.0 - delta) / (1.0 - _s(delta)) ** 4
-
-
-def lemma5_constant_printed(delta, n) -> float:
-    """Lemma 1/5 as printed: SAEF mismatch :math:`\\le C(1-\\delta)/(1-\\sqrt{1-\\delta}) \\cdot B`."""
-    delta = _delta(delta)
-    return constant_C(delta, n) * (1.0 - delta) / (1.0 - _s(delta))
-
-
-def lemma5_constant_corrected(delta, n) -> float:
-    """Corrected Lemma 5: :math:`4(2-\\delta)(1-\\delta)/(1-s)^4 + 2(n-1)(1-\\delta)/(n(1-s)^2)` times B."""
-    delta, n = _delta(delta), _n(n)
-    s = _s(delta)
-    return 4.0 * (2.0 - delta) * (1.0 - delta) / (1.0 - s) ** 4 + 2.0 * (n - 1) * (1.0 - delta) / (n * (1.0 - s) ** 2)
-
-
-def alpha_mu(eta, L, mu) -> float:
-    """:math:`\\alpha_\\mu = 1 - \\eta L/(1-\\mu) - 2\\mu^2\\eta^2L^2/(1-\\mu)^4` (002 Theorem 3, called alpha there)."""
-    eta = check_real("eta", eta, low=0.0, low_open=True)
-    L = check_real("L", L, low=0.0, low_open=True)
-    mu = check_real("mu", mu, low=0.0, high=1.0, high_open=True)
-    return 1.0 - eta * L / (1.0 - mu) - 2.0 * mu ** 2 * eta ** 2 * L ** 2 / (1.0 - mu) ** 4
+    """:math:`h(\\beta_1)` of [002] Lemma 2, for :math:`0 < \\beta_1 < \\delta/(1-\\delta)`."""
+    return _d002.lemma2_factor(delta, beta1)
 
 
 # -- identities along a run ---------------------------------------------------------------
@@ -211,11 +171,10 @@ def c1_terms(delta, eta, L, n, second_moment=1.0) -> Pair:
     eta = check_real("eta", eta, low=0.0, low_open=True)
     L = check_real("L", L, low=0.0, low_open=True)
     if eta * L >= 1.5:
-        raise ValueError(f"eta*L must lie in (0, 1.5) for 002 Theorem 2; got {eta * L:g}")
+        raise ValueError(f"eta*L must lie in (0, 1.5) for [002] Theorem 2; got {eta * L:g}")
     m2 = check_real("second_moment", second_moment, low=0.0)
-    a = 3.0 - 2.0 * eta * L
-    saef = (1.0 + 8.0 * constant_C(delta, n) / a) * (1.0 - delta) / (1.0 - _s(delta)) * eta ** 2 * L ** 2 * m2
-    zheng = 32.0 * L ** 2 * (1.0 - delta) * m2 / delta ** 2 * (1.0 + 16.0 / delta ** 2) * eta ** 2 / a
+    saef = _d002.theorem2_compression_term(eta, L, n, delta, m2, 0.0)
+    zheng = _d002.zheng_term(eta, L, delta, m2, 0.0)
     return Pair(saef, zheng)
 
 
