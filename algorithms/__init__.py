@@ -5,10 +5,6 @@ Entry points: :func:`run` and :func:`names`.
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
-
 from eftheory.problems.base import require
 from eftheory.schedules import as_schedule
 from eftheory.validation import check_choice, check_int, check_vector

@@ -16,7 +16,6 @@ control -- a mutated state or a mutated reference -- whose residual the same rul
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import replace
 
@@ -101,7 +100,7 @@ def _reference(variant, problem, x0, K, gamma, eta, seed, normalize=True, rhm_sa
 def _s000_red(ctx):
     from eftheory.compressors import Identity, TopK
     from eftheory.problems.quadratic import problem_q4
-    from eftheory.schedules import as_schedule, polynomial
+    from eftheory.schedules import polynomial
 
     t0 = time.perf_counter()
     prob = problem_q4(seed=0, n=1, d=6)

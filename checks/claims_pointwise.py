@@ -825,8 +825,7 @@ def _s002_c1(ctx):
     from eftheory.lyapunov import c1_terms
 
     t0 = time.perf_counter()
-    lhs, rhs, cl, cr, corr = [], [], [], [], []
-    from eftheory.lyapunov import lemma5_constant_corrected
+    lhs, rhs, cl, cr = [], [], [], []
     for delta in np.linspace(0.01, 0.99, ctx.pick(40, 200)):
         for etaL in np.linspace(0.01, 1.49, ctx.pick(20, 60)):
             for n in (1, 2, 8, 64):
@@ -914,7 +913,6 @@ def _e_poly(ctx):
         ok &= r["L0L1_hessian"] <= 1 + TOL and r["box_L"] <= 1 + TOL and r["min_eig"] < 0
         wrong[f"L1={L1:g}"] = check_L0L1(prob, rng, count=c, L0=0.02 * prob.L0).observed
     prob = _poly(4.0)
-    at_one = float(np.linalg.eigvalsh(hessian(prob, np.r_[1.0, np.zeros(3)]))[0])
     e1 = hessian(prob, np.r_[1.0, 0, 0, 0])[0, 0]
     meas["erratum_20"] = {"curvature_at_x1=1": float(e1), "min_curvature": prob.min_curvature,
                           "argmin_|t|": prob.min_curvature_at, "shown": bool(abs(e1) < 1e-12 and prob.min_curvature < 0)}

@@ -21,6 +21,10 @@ __all__ = [
     "check_choice",
     "check_vector",
     "check_finite_iterate",
+    "check_flag",
+    "check_blocks",
+    "check_period",
+    "check_matrix",
 ]
 
 
@@ -96,3 +100,51 @@ def check_finite_iterate(name: str, value, k: int) -> None:
             f"{name} became non-finite at iteration {k}: the run diverged; "
             "choose a smaller stepsize (allowed: finite iterates only)"
         )
+
+
+def check_flag(name: str, value) -> bool:
+    """A boolean option (True or False, NumPy booleans accepted)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
+
+
+def check_blocks(blocks, d: int) -> tuple[int, ...]:
+    """Sizes of the tensors of a flattened vector: positive integers summing to d (None: one block)."""
+    if blocks is None:
+        return (d,)
+    try:
+        sizes = tuple(blocks)
+    except TypeError:
+        raise ValueError(f"blocks must be a sequence of positive integers summing to d={d}; got {blocks!r}") from None
+    if not sizes:
+        raise ValueError(f"blocks must be a sequence of positive integers summing to d={d}; got an empty sequence")
+    sizes = tuple(check_int("blocks entry", b, low=1) for b in sizes)
+    if sum(sizes) != d:
+        raise ValueError(f"blocks must sum to d={d} (sizes of the tensors); got sum {sum(sizes)}")
+    return sizes
+
+
+def check_period(p) -> float:
+    """An averaging period: an integer >= 1, or ``math.inf`` (never average)."""
+    if isinstance(p, bool):
+        raise ValueError(f"p must be an integer in [1, inf] (math.inf = never average); got {p!r}")
+    if isinstance(p, numbers.Integral) and p >= 1:
+        return int(p)
+    if isinstance(p, numbers.Real) and p == math.inf:
+        return math.inf
+    raise ValueError(f"p must be an integer in [1, inf] (math.inf = never average); got {p!r}")
+
+
+def check_matrix(name: str, value) -> np.ndarray:
+    """A finite float64 matrix of shape (N, d) with N, d >= 1 (a copy)."""
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a real matrix of shape (N, d) with N, d >= 1; "
+                         f"got {type(value).__name__}") from None
+    if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ValueError(f"{name} must be a real matrix of shape (N, d) with N, d >= 1; got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite; got non-finite entries")
+    return arr

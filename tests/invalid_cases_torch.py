@@ -27,6 +27,7 @@ CASES = [
     InvalidCase("torch-seeds-not-int", _run(seeds=2.5), ("seeds", "integer")),
     InvalidCase("torch-draws-wrong-type", _run(draws=[1, 2]), ("draws", "Draws")),
     InvalidCase("torch-unknown-oracle", _run(oracle="jax"), ("oracle", "'numpy'")),
+    InvalidCase("torch-bad-diagnostics", _run(diagnostics="none"), ("diagnostics", "'light'")),
     InvalidCase("torch-unknown-option", _run(nope=1), ("nope", "allowed")),
     InvalidCase("torch-bad-init", _run(init="random"), ("init", "'gradient'")),
     InvalidCase("torch-bad-blocks", _run("ef21-norm", normalize_scope="per_tensor", blocks=(1, 2)), ("blocks", "d=4")),

@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import algorithms
-from algorithms.torch._kernels import compress, largest_k_mask
+from algorithms.torch._kernels import compress, compress_sparse, largest_k_index, largest_k_mask
 from algorithms.torch.problems import (NumpyFallbackOracle, TorchProblem, batched_oracle)
-from eftheory.compressors import Identity, RandK, ScaledRandK, ScaledSign, TopK
+from eftheory.compressors import Identity, RandK, ScaledRandK, ScaledSign, TopK, UnbiasedSign
 from eftheory.problems import (HeterogeneousSignProblem, LogisticRegression, Polynomial,
                                SeparableQuadratic, problem_q4, synthetic_logistic)
 
@@ -245,6 +245,38 @@ def test_largest_k_mask_counts_exactly_k():
     key = torch.tensor([[1.0, 1.0, 1.0, 1.0], [3.0, 1.0, 3.0, 3.0]])
     m = largest_k_mask(key, 2)
     assert m.tolist() == [[True, True, False, False], [True, False, True, False]]
+
+
+@pytest.mark.parametrize("rows,d,k", [(12, 1000, 10), (5, 400, 4), (4, 97, 3), (3, 50, 10), (2, 10, 1)])
+@pytest.mark.parametrize("law", ["continuous", "ties", "nonfinite"])
+def test_largest_k_index_is_the_mask_or_declines(rows, d, k, law):
+    """The fast index path (blocked or not) selects exactly the mask's set, or returns None."""
+    g = torch.Generator().manual_seed(d + k)
+    key = torch.rand(rows, d, dtype=F64, generator=g)
+    if law == "ties":
+        key = torch.floor(key * 8)
+    elif law == "nonfinite":
+        key[0, 3] = float("nan")
+    idx = largest_k_index(key, k)
+    if idx is None:
+        assert law != "continuous"
+        return
+    assert idx.shape == (rows, k)
+    got = torch.zeros((rows, d), dtype=torch.bool).scatter_(-1, idx, True)
+    assert torch.equal(got, largest_k_mask(key, k))
+    for C in (TopK(k), ScaledRandK(k)):
+        v = torch.randn(rows, d, dtype=F64, generator=g)
+        dense, i2, vals = compress_sparse(C, v, u=torch.rand(rows, d, dtype=F64, generator=g))
+        if i2 is not None:
+            assert torch.equal(torch.zeros_like(v).scatter_(-1, i2, vals), dense)
+
+
+def test_unbiased_sign_kernel_equals_compressor():
+    g = torch.Generator().manual_seed(3)
+    v = 3.0 * torch.randn(4, 50, dtype=F64, generator=g)
+    u = torch.rand(4, 50, dtype=F64, generator=g)
+    C = UnbiasedSign(2.0, on_violation="clip")
+    assert torch.equal(compress(C, v, u=u), C.torch(v, u=u))
 
 
 def test_other_compressors_go_through_their_torch_method():

@@ -149,8 +149,9 @@ CASES = _cases()
 FIRST = list({c[1]: c for c in reversed(CASES)}.values())
 
 
-def assert_same(ref_results, eng, where=""):
-    """Every field of the batched result equals the reference runs (float64, 1e-10)."""
+def assert_same(ref_results, eng, where="", diagnostics=True):
+    """Every field of the batched result equals the reference runs (float64, 1e-10); with
+    ``diagnostics=False`` every field but the per-step diagnostics (a "light" engine run)."""
     eng = eng.numpy()
     for s, ref in enumerate(ref_results):
         for field in ("x", "grad_norm", "f", "stepsize", "momentum", "bits_up", "bits_down",
@@ -161,19 +162,24 @@ def assert_same(ref_results, eng, where=""):
                 continue
             np.testing.assert_allclose(a[s], b, rtol=TOL, atol=TOL, err_msg=f"{where}{field} seed {s}")
         assert eng.init_bits_up == ref.init_bits_up
+        if not diagnostics:
+            for key, a in eng.diagnostics.items():       # what a light run keeps must agree too
+                np.testing.assert_allclose(a[s], ref.diagnostics[key], rtol=TOL, atol=TOL,
+                                           err_msg=f"{where}diagnostics[{key!r}] seed {s}")
+            continue
         assert set(eng.diagnostics) == set(ref.diagnostics), f"{where}diagnostic keys differ"
         for key, b in ref.diagnostics.items():
             np.testing.assert_allclose(eng.diagnostics[key][s], b, rtol=TOL, atol=TOL,
                                        err_msg=f"{where}diagnostics[{key!r}] seed {s}")
 
 
-def _replay(case, device="cpu"):
+def _replay(case, device="cpu", **engine):
     _, name, make, C, kw = case
     problem = make()
     x0 = np.linspace(-0.8, 1.1, problem.dim)
     draws, refs = record_draws(name, problem, C, x0, ITERS, seeds=SEEDS, **kw)
     eng = algorithms.run(name, problem, C, x0, ITERS, backend="torch", seeds=len(SEEDS),
-                         draws=draws, device=device, **kw)
+                         draws=draws, device=device, **kw, **engine)
     return refs, eng
 
 
@@ -202,6 +208,21 @@ def test_engine_replays_reference(case):
     refs, eng = _replay(case)
     assert eng.x.shape == (len(SEEDS), ITERS + 1, refs[0].x.shape[1])
     assert_same(refs, eng, where=f"{case[0]}: ")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_light_engine_replays_reference(case):
+    """diagnostics="light" skips the per-step diagnostics; every other field is the reference's."""
+    refs, eng = _replay(case, diagnostics="light")
+    assert set(eng.diagnostics) <= {"averaged"}, f"{case[0]}: light run recorded {set(eng.diagnostics)}"
+    assert eng.config["diagnostics"] == "light"
+    assert_same(refs, eng, where=f"{case[0]} (light): ", diagnostics=False)
+
+
+def test_diagnostics_option_is_checked():
+    case = FIRST[0]
+    with pytest.raises(ValueError, match="diagnostics"):
+        _replay(case, diagnostics="none")
 
 
 @pytest.mark.gpu

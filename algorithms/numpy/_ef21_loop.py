@@ -64,7 +64,7 @@ import numpy as np
 from algorithms.registry import Streams
 from algorithms.result import Result
 from eftheory.problems.base import exact_grad_norm
-from eftheory.validation import check_choice, check_finite_iterate, check_int
+from eftheory.validation import check_blocks, check_choice, check_finite_iterate
 
 __all__ = [
     "Estimator", "Oracle", "Step", "ClientState", "LoopState",
@@ -206,22 +206,6 @@ class LoopState:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def check_blocks(blocks, d: int) -> tuple[int, ...]:
-    """Tensor sizes for per-tensor normalization: positive integers summing to d (None: one block)."""
-    if blocks is None:
-        return (d,)
-    try:
-        sizes = tuple(blocks)
-    except TypeError:
-        raise ValueError(f"blocks must be a sequence of positive integers summing to d={d}; got {blocks!r}") from None
-    if not sizes:
-        raise ValueError(f"blocks must be a sequence of positive integers summing to d={d}; got an empty sequence")
-    sizes = tuple(check_int("blocks entry", b, low=1) for b in sizes)
-    if sum(sizes) != d:
-        raise ValueError(f"blocks must sum to d={d} (sizes of the tensors); got sum {sum(sizes)}")
-    return sizes
 
 
 def normalized_direction(g: np.ndarray, blocks: tuple[int, ...]) -> np.ndarray:

@@ -57,13 +57,11 @@ all-reduce at an averaging step; downlink ``compressor.bits(d, bits)`` (double w
 
 from __future__ import annotations
 
-import math
-import numbers
 
 import numpy as np
 
 from eftheory.problems.base import global_grad
-from eftheory.validation import check_choice, check_finite_iterate, check_real
+from eftheory.validation import check_choice, check_finite_iterate, check_flag, check_period, check_real
 
 from ..registry import Streams
 from ..result import Result
@@ -71,23 +69,6 @@ from ..result import Result
 __all__: list[str] = []
 
 POINTS = ("model", "step_ahead")
-
-
-def check_period(p) -> float:
-    """``p`` is an integer >= 1 or ``math.inf`` (never average)."""
-    if isinstance(p, bool):
-        raise ValueError(f"p must be an integer in [1, inf] (math.inf = never average); got {p!r}")
-    if isinstance(p, numbers.Integral) and p >= 1:
-        return int(p)
-    if isinstance(p, numbers.Real) and p == math.inf:
-        return math.inf
-    raise ValueError(f"p must be an integer in [1, inf] (math.inf = never average); got {p!r}")
-
-
-def check_flag(name: str, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False; got {value!r}")
-    return bool(value)
 
 
 def _bits(compressor, d: int, convention) -> float:

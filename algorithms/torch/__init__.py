@@ -15,15 +15,28 @@ Engine options (on top of every option of the NumPy version of the same name):
   :func:`~algorithms.torch.replay.record_draws` (replay: proves parity, see that module);
 * ``oracle`` -- ``None`` (built-in batched oracle when the problem has one, autograd for a
   :class:`~algorithms.torch.problems.TorchProblem`, else the per-call NumPy fallback),
-  ``"numpy"`` to force the fallback, or a ready :class:`~algorithms.torch.problems.BatchedOracle`.
+  ``"numpy"`` to force the fallback, or a ready :class:`~algorithms.torch.problems.BatchedOracle`;
+* ``diagnostics`` -- ``"full"`` (default: every per-step diagnostic of the reference) or
+  ``"light"`` (none of them: the result holds ``x``, ``f``, ``grad_norm`` and the accounting
+  fields, equal to a full run's, plus ``averaged`` for EF/SAEF and the ``record_clients``
+  arrays when asked for). The per-step diagnostics of the reference cost several passes over
+  the (S, n, d) state per iteration; skip them when only the trajectory is needed.
 
 The result is a :class:`~algorithms.Result` whose array fields are **torch tensors on the run's
 device**, each with a leading run axis S: ``x`` (S, K+1, d), ``grad_norm`` and ``f`` (S, K+1),
 ``stepsize``, ``momentum``, ``bits_up``, ``bits_down``, ``grad_calls``, ``hvp_calls`` (S, K)
 (identical across runs where they do not depend on the draws), every diagnostic with S in front
-of the reference's shape; ``config`` adds ``seeds``, ``device``, ``dtype`` and ``replay``.
+of the reference's shape; ``config`` adds ``seeds``, ``device``, ``dtype``, ``replay`` and
+``diagnostics``.
 ``Result.numpy()`` moves everything to NumPy. Run s of a normal engine run is not the
 reference's run with seed ``seed + s``; only replayed runs reproduce the reference.
+
+Performance: a step is a fixed sequence of passes over (S, n, d) tensors, written into work
+buffers allocated once per run (:meth:`._core.Env.buffer`) rather than into fresh tensors, with
+the exact local gradients of the diagnostics evaluated once per step (oracles with additive
+noise derive the stochastic ones from them) and Top-K / Rand-K selected by ``torch.topk`` on
+a reduced candidate set and applied by a scatter (:mod:`._kernels`). The arithmetic of every
+update is the reference's, operation by operation.
 
 Layout: :mod:`._core` (options, randomness, result), :mod:`.problems` (batched oracles),
 :mod:`._kernels` (O(d) Top-K / Rand-K selection), :mod:`.ef21_family`, :mod:`.local_ef`,

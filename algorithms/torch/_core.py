@@ -25,14 +25,21 @@ import torch
 from eftheory.validation import check_choice, check_finite_iterate, check_int
 
 from ..result import Result
-from ._kernels import compress
+from ._kernels import compress, compress_sparse
 from .problems import batched_oracle, to_xi_batch
 
 __all__ = ["ENGINE_OPTIONS", "Draws", "Env", "Recorder", "resolve_device", "resolve_dtype",
            "normalize", "schedule_values"]
 
 #: Options every engine algorithm accepts on top of the options of its NumPy counterpart.
-ENGINE_OPTIONS = {"seeds": 1, "device": "cpu", "dtype": "float64", "draws": None, "oracle": None}
+ENGINE_OPTIONS = {"seeds": 1, "device": "cpu", "dtype": "float64", "draws": None, "oracle": None,
+                  "diagnostics": "full"}
+
+#: ``diagnostics`` option: "full" records every per-step diagnostic of the reference; "light"
+#: records none of them (the result then holds x, f, grad_norm and the accounting fields --
+#: stepsize, momentum, bits, oracle counts -- which equal the "full" run's; EF/SAEF keep
+#: ``averaged``, and ``record_clients=True`` still records the per-client arrays).
+DIAGNOSTICS = ("full", "light")
 
 _DTYPES = {"float64": torch.float64, "float32": torch.float32,
            torch.float64: torch.float64, torch.float32: torch.float32}
@@ -120,8 +127,10 @@ class _Cursor:
 class Env:
     """One batched run: the oracle, the randomness and the sizes (S, n, d)."""
 
-    def __init__(self, name: str, problem, x0, *, seed: int, seeds, device, dtype, draws, oracle):
+    def __init__(self, name: str, problem, x0, *, seed: int, seeds, device, dtype, draws, oracle,
+                 diagnostics: str = "full"):
         self.name = name
+        self.full = check_choice("diagnostics", diagnostics, DIAGNOSTICS) == "full"
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype)
         self.S = check_int("seeds", seeds, low=1)
@@ -143,11 +152,33 @@ class Env:
         else:
             self.gen = torch.Generator(device=self.device)
             self.gen.manual_seed(int(seed))
+        self._buffers: dict[str, torch.Tensor] = {}
+        self._writes_out = bool(getattr(self.oracle, "writes_out", False))
+
+    # -- workspace ----------------------------------------------------------------------------
+    def buffer(self, name: str, shape=None) -> torch.Tensor:
+        """A persistent work tensor (default shape (S, n, d)), allocated once per run.
+
+        Writing results into the same memory every iteration instead of fresh tensors avoids
+        the cost of allocating (and first touching) large blocks in the loop. The content is
+        whatever was written last; a caller owns the names it uses.
+        """
+        shape = (self.S, self.n, self.d) if shape is None else tuple(shape)
+        buf = self._buffers.get(name)
+        if buf is None or tuple(buf.shape) != shape:
+            buf = self._buffers[name] = torch.empty(shape, device=self.device, dtype=self.dtype)
+        return buf
 
     # -- randomness ---------------------------------------------------------------------------
-    def sample(self):
-        """One draw per client for every run: ``None`` or an xi batch with leading (S, n)."""
+    def sample(self, slot: str = "xi"):
+        """One draw per client for every run: ``None`` or an xi batch with leading (S, n).
+
+        Oracles that can write their draws into a given tensor (``writes_out``) reuse the work
+        buffer ``slot``: the draw is valid until the next draw into the same slot.
+        """
         if not self.replay:
+            if self._writes_out:
+                return self.oracle.sample(self.gen, self.S, out=self.buffer("sample:" + slot))
             return self.oracle.sample(self.gen, self.S)
         xi = self._sample
         if xi is None:
@@ -168,15 +199,30 @@ class Env:
             return self._aux.take(shape)
         return torch.rand((self.S, *shape), generator=self.gen, device=self.device, dtype=self.dtype)
 
-    def compress(self, compressor, v: torch.Tensor) -> torch.Tensor:
+    def _work(self, v: torch.Tensor, out: str | None) -> dict:
+        if out is None:
+            return {}
+        shape = tuple(v.shape)
+        return {"out": self.buffer(out, shape), "key": self.buffer(out + ":key", shape)}
+
+    def compress(self, compressor, v: torch.Tensor, out: str | None = None) -> torch.Tensor:
         """C applied on the last axis of v (S, ..., d), one message per leading index.
 
         In replay, a random compressor takes its uniforms from the recorded stream in row-major
         order of the leading axes after S (clients 0..n-1), i.e. the reference's call order.
+        ``out``: name of the work buffer C(v) is written into (where the kernel supports it).
         """
+        work = self._work(v, out)
         if self.replay and getattr(compressor, "random", False):
-            return compress(compressor, v, u=self._u.take(tuple(v.shape[1:])))
-        return compress(compressor, v, generator=None if self.replay else self.gen)
+            return compress(compressor, v, u=self._u.take(tuple(v.shape[1:])), **work)
+        return compress(compressor, v, generator=None if self.replay else self.gen, **work)
+
+    def compress_sparse(self, compressor, v: torch.Tensor, out: str | None = None):
+        """``(C(v), idx, vals)`` as :func:`._kernels.compress_sparse` (same draws as :meth:`compress`)."""
+        work = self._work(v, out)
+        if self.replay and getattr(compressor, "random", False):
+            return compress_sparse(compressor, v, u=self._u.take(tuple(v.shape[1:])), **work)
+        return compress_sparse(compressor, v, generator=None if self.replay else self.gen, **work)
 
     # -- oracles ------------------------------------------------------------------------------
     @staticmethod
@@ -187,9 +233,23 @@ class Env:
     def _full(self, out: torch.Tensor) -> torch.Tensor:
         return out if out.shape[1] == self.n else out.expand(self.S, self.n, self.d)
 
-    def grad(self, x: torch.Tensor, xi) -> torch.Tensor:
-        """Local gradients (S, n, d) at per-client points x (S, n, d) or a common point (S, d)."""
+    def grad(self, x: torch.Tensor, xi, out: str | None = None) -> torch.Tensor:
+        """Local gradients (S, n, d) at per-client points x (S, n, d) or a common point (S, d).
+
+        ``out``: the name of a work buffer to write them into (oracles with ``writes_out``).
+        """
+        if out is not None and self._writes_out:
+            return self.oracle.grad(self.clients(x), xi, out=self.buffer(out))
         return self._full(self.oracle.grad(self.clients(x), xi))
+
+    def grad_pair(self, x: torch.Tensor, xi):
+        """(stochastic, exact) local gradients (S, n, d) at the same points, the exact ones
+        computed once (oracles with additive noise derive the stochastic ones from them)."""
+        if self._writes_out:
+            return self.oracle.grad_and_exact(self.clients(x), xi,
+                                              out=(self.buffer("grad"), self.buffer("grad:exact")))
+        G, exact = self.oracle.grad_and_exact(self.clients(x), xi)
+        return self._full(G), self._full(exact)
 
     def hvp(self, x: torch.Tensor, v: torch.Tensor, xi) -> torch.Tensor:
         """Local Hessian-vector products (S, n, d); x and v per client or common."""
@@ -198,7 +258,8 @@ class Env:
 
 def check_finite(x: torch.Tensor, k: int, name: str = "x") -> None:
     """Raise the reference's divergence error if an iterate became NaN/inf (in any run)."""
-    if not bool(torch.isfinite(x).all()):
+    # x * 0 is 0 where x is finite and NaN elsewhere; the sum of zeros is exactly 0
+    if not bool(torch.isfinite(torch.mul(x, 0.0).sum())):
         check_finite_iterate(name, np.array([np.nan]), k)
 
 
@@ -215,6 +276,7 @@ class Recorder:
         e = self.env
         self.x = torch.empty((e.S, self.iters + 1, e.d), device=e.device, dtype=e.dtype)
         self.diag: dict[str, torch.Tensor] = {}
+        self._unset: dict[str, set] = {}
 
     def point(self, k: int, x: torch.Tensor) -> None:
         self.x[:, k] = x
@@ -224,9 +286,11 @@ class Recorder:
         value = torch.as_tensor(value, device=self.env.device)
         if key not in self.diag:
             L = self.iters if length is None else length
-            self.diag[key] = torch.zeros((self.env.S, L, *value.shape[1:]), device=self.env.device,
+            self.diag[key] = torch.empty((self.env.S, L, *value.shape[1:]), device=self.env.device,
                                          dtype=value.dtype if value.is_floating_point() else self.env.dtype)
+            self._unset[key] = set(range(L))
         self.diag[key][:, k] = value
+        self._unset[key].discard(k)
 
     def exact(self, X: torch.Tensor):
         """(f, grad f) at every row of X (..., d), in chunks."""
@@ -251,10 +315,14 @@ class Recorder:
             t = torch.as_tensor(np.asarray(a, dtype=np.float64), device=e.device).to(e.dtype)
             return t.unsqueeze(0).expand(e.S, *t.shape).clone()
 
+        for key, unset in self._unset.items():       # entries never recorded read 0
+            for k in unset:
+                self.diag[key][:, k] = 0
         diag = dict(self.diag)
         diag.update(extra or {})
         cfg = {**config, "backend": "torch", "seeds": e.S, "device": str(e.device),
-               "dtype": str(e.dtype).replace("torch.", ""), "replay": e.replay}
+               "dtype": str(e.dtype).replace("torch.", ""), "replay": e.replay,
+               "diagnostics": "full" if e.full else "light"}
         return Result(name=e.name, backend="torch", x=self.x,
                       grad_norm=torch.linalg.vector_norm(G, dim=-1), f=fvals,
                       stepsize=per_run(stepsize), momentum=per_run(momentum),

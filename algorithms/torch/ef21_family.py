@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import torch
 
-from eftheory.validation import check_choice, check_int, check_real
+from eftheory.validation import check_blocks, check_choice, check_real
 
 from ..registry import register
 from ._core import ENGINE_OPTIONS, Env, Recorder, check_finite, normalize, schedule_values
@@ -65,8 +65,13 @@ def _exact(c):
     return c.G
 
 
+def _momentum(v, G, eta, tmp):
+    """(1 - eta) v + eta G, written into v (``tmp``: scratch of the shape of G)."""
+    return v.mul_(1.0 - eta).add_(torch.mul(G, eta, out=tmp))
+
+
 def _polyak(c):
-    return (1.0 - c.eta) * c.v + c.eta * c.G
+    return _momentum(c.v, c.G, c.eta, c.tmp)
 
 
 def _igt(c):
@@ -74,8 +79,8 @@ def _igt(c):
         G = c.G                         # y^0 = x^0: the shared initial gradient
     else:
         y = c.x + (1.0 - c.eta) / c.eta * (c.x - c.x_prev)
-        G = c.env.grad(y, c.xi)
-    return (1.0 - c.eta) * c.v + c.eta * G
+        G = c.env.grad(y, c.xi, out="grad")
+    return _momentum(c.v, G, c.eta, c.tmp)
 
 
 def _hessian_momentum(c, randomized: bool):
@@ -88,17 +93,22 @@ def _hessian_momentum(c, randomized: bool):
     else:
         h = c.env.hvp(c.x, step, c.xi)
     c.hvp_calls += 1
-    return (1.0 - c.eta) * (c.v + h) + c.eta * c.G
+    # (1 - eta)(v + h) + eta G
+    return c.v.add_(h).mul_(1.0 - c.eta).add_(torch.mul(c.G, c.eta, out=c.tmp))
 
 
 def _mvr(c):
-    G_prev = c.G if c.k == 0 else c.env.grad(c.x_prev, c.xi)
-    return c.G + (1.0 - c.eta) * (c.v - G_prev)
+    G_prev = c.G if c.k == 0 else c.env.grad(c.x_prev, c.xi, out="grad:prev")
+    v = c.v.sub_(G_prev).mul_(1.0 - c.eta)                         # G + (1 - eta)(v - G_prev)
+    return torch.add(c.G, v, out=v)
 
 
 def _econtrol(c):
     return c.G + c.options["econtrol_eta"] * c.e
 
+
+#: estimators that carry v^{k-1} into the update (they update their own copy of v in place)
+CARRIES_V = ("polyak", "igt", "rhm", "hm", "mvr")
 
 ESTIMATORS = {
     "exact": (_exact, 0, 0),             # (update, sample draws per iteration, extra gradients at k >= 1)
@@ -133,15 +143,7 @@ def _check_options(options: dict, normalized: bool, d: int):
         scope = check_choice("normalize_scope", options["normalize_scope"], SCOPES)
         raw = options["blocks"]
         if raw is not None:
-            try:
-                sizes = tuple(raw)
-            except TypeError:
-                raise ValueError(f"blocks must be a sequence of positive integers summing to d={d}; got {raw!r}") from None
-            if not sizes:
-                raise ValueError(f"blocks must be a sequence of positive integers summing to d={d}; got an empty sequence")
-            sizes = tuple(check_int("blocks entry", b, low=1) for b in sizes)
-            if sum(sizes) != d:
-                raise ValueError(f"blocks must sum to d={d} (sizes of the tensors); got sum {sum(sizes)}")
+            sizes = check_blocks(raw, d)
             if scope == "per_tensor":
                 blocks = sizes
     return blocks
@@ -152,7 +154,7 @@ def ef21_engine(name, problem, compressor, x0, iters, *, stepsize, momentum, see
     """Run one EF21-family method on the batched engine (see the module docstring)."""
     eng = {k: options.pop(k) for k in ENGINE_OPTIONS}
     env = Env(name, problem, x0, seed=seed, seeds=eng["seeds"], device=eng["device"],
-              dtype=eng["dtype"], draws=eng["draws"], oracle=eng["oracle"])
+              dtype=eng["dtype"], draws=eng["draws"], oracle=eng["oracle"], diagnostics=eng["diagnostics"])
     S, n, d = env.S, env.n, env.d
     blocks = _check_options(options, normalized, d)
     update, n_draws, extra_grads = ESTIMATORS[estimator]
@@ -169,38 +171,69 @@ def ef21_engine(name, problem, compressor, x0, iters, *, stepsize, momentum, see
     hvp_calls = torch.zeros(iters, dtype=torch.float64)
 
     rec = Recorder(env, iters)
+    full = env.full
     x = env.x0.unsqueeze(0).expand(S, d).clone()
     x_prev = x.clone()
     rec.point(0, x)
+    tmp = env.buffer("tmp")                        # scratch (S, n, d)
     g_i = g = v = e = None
     for k in range(iters):
         eta = 1.0 if etas is None else float(etas[k])
-        xi = env.sample() if n_draws >= 1 else None
-        xi_hat = env.sample() if n_draws >= 2 else None
-        # grad f_i(x^k; xi_i^k), (S, n, d); IGT needs it only at k = 0 (y^0 = x^0)
-        G = env.grad(x, xi) if (k == 0 or estimator != "igt") else None
+        xi = env.sample("xi") if n_draws >= 1 else None
+        xi_hat = env.sample("xi_hat") if n_draws >= 2 else None
+        # grad f_i(x^k; xi_i^k), (S, n, d); IGT needs it only at k = 0 (y^0 = x^0). The exact
+        # local gradients at x^k (diagnostics) come with it from one oracle evaluation.
+        grads = None
+        if k == 0 or estimator != "igt":
+            if full:
+                G, grads = env.grad_pair(x, xi)
+            else:
+                G = env.grad(x, xi, out="grad")
+        else:
+            G = None
+            if full:
+                grads = env.grad(x, None, out="grad:exact")
         if k == 0:
             if init == "gradient":
                 g_i = G.clone()
             elif init == "compressed":
                 g_i = env.compress(compressor, G)
+                if g_i.untyped_storage().data_ptr() == G.untyped_storage().data_ptr():
+                    g_i = g_i.clone()             # g_i is updated in place below
             else:
                 g_i = torch.zeros_like(G)
             v = G
+            if estimator in CARRIES_V:            # v is updated in place: its own memory
+                v = torch.empty(G.shape, device=env.device, dtype=env.dtype).copy_(G)
             e = torch.zeros_like(G)
             g = g_i.mean(dim=1)
         ctx = _Ctx(k=k, env=env, x=x, x_prev=x_prev, eta=eta, G=G, v=v, xi=xi, xi_hat=xi_hat,
-                   options=options, e=e)
+                   options=options, e=e, tmp=tmp)
         v = update(ctx)
         hvp_calls[k] = ctx.hvp_calls
         # compression against the memories; the server mirror
         g_prev = g
-        c = env.compress(compressor, v - g_i)
+        c, idx, vals = env.compress_sparse(compressor, torch.sub(v, g_i, out=tmp), out="c")
         if estimator == "econtrol":
             e = e + G - g_i - c
-        g_i = g_i + c
+        if idx is not None:
+            g_i.scatter_add_(-1, idx, vals)        # g_i + c: c is zero off idx
+        else:
+            g_i.add_(c)
         g = g + c.sum(dim=1) / n
-        _diagnose(rec, env, k, x, g_i, v, g, record)
+        if full:
+            if idx is not None:
+                # tmp still holds v - g_i^{k-1}, which is -(g_i^k - v) off idx (g_i unchanged
+                # there): only the kept entries need g_i^k - v recomputed for ||g_i^k - v||
+                tmp.scatter_(-1, idx, g_i.gather(-1, idx).sub_(v.gather(-1, idx)))
+                err_g_v = torch.linalg.vector_norm(tmp, dim=-1).mean(dim=1)
+            else:
+                err_g_v = None
+            _diagnose(rec, k, g_i, v, g, grads, tmp, err_g_v)
+        if record:
+            rec.record("g_i", k, g_i)
+            rec.record("v_i", k, v)
+            rec.record("g", k, g)
         # server step
         mirror = g_prev if step_uses_previous_mirror else g
         check_finite(mirror, k, "g")
@@ -219,20 +252,20 @@ def ef21_engine(name, problem, compressor, x0, iters, *, stepsize, momentum, see
                 "bits_down": "model broadcast not counted (as in the papers)"})
 
 
-def _diagnose(rec: Recorder, env: Env, k: int, x, g_i, v, g, record: bool) -> None:
-    grads = env.grad(x, None)                                  # exact local gradients at x^k
+def _diagnose(rec: Recorder, k: int, g_i, v, g, grads, tmp, err_g_v=None) -> None:
+    """The reference's per-step diagnostics; ``grads``: exact local gradients at x^k;
+    ``err_g_v``: that diagnostic when already known."""
     norm = lambda t: torch.linalg.vector_norm(t, dim=-1)
-    rec.record("err_grad_g", k, norm(grads - g_i).mean(dim=1))
-    rec.record("err_g_v", k, norm(g_i - v).mean(dim=1))
-    rec.record("err_v_grad", k, norm(v - grads).mean(dim=1))
-    rec.record("err_v_grad_avg", k, norm(v.mean(dim=1) - grads.mean(dim=1)))
+    if err_g_v is None:
+        err_g_v = norm(torch.sub(g_i, v, out=tmp)).mean(dim=1)
+    rec.record("err_grad_g", k, norm(torch.sub(grads, g_i, out=tmp)).mean(dim=1))
+    rec.record("err_g_v", k, err_g_v)
+    rec.record("err_v_grad", k, norm(torch.sub(v, grads, out=tmp)).mean(dim=1))
+    grads_mean = grads.mean(dim=1)
+    rec.record("err_v_grad_avg", k, norm(v.mean(dim=1) - grads_mean))
     rec.record("mirror_gap", k, norm(g - g_i.mean(dim=1)))
     rec.record("g_norm", k, norm(g))
     rec.record("mean_grad_i_norm", k, norm(grads).mean(dim=1))
-    if record:
-        rec.record("g_i", k, g_i)
-        rec.record("v_i", k, v)
-        rec.record("g", k, g)
 
 
 # --------------------------------------------------------------------------- registration

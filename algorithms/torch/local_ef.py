@@ -23,32 +23,17 @@ one sample per worker; the n worker compressions, then the server's (double way)
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 
+from eftheory.validation import check_flag as _check_flag
+from eftheory.validation import check_period as _check_period
 from eftheory.validation import check_real
 
 from ..registry import register
 from ._core import ENGINE_OPTIONS, Env, Recorder, check_finite, schedule_values
 
 __all__: list[str] = []
-
-
-def _check_period(p):
-    if isinstance(p, bool):
-        raise ValueError(f"p must be an integer in [1, inf] (math.inf = never average); got {p!r}")
-    if isinstance(p, numbers.Integral) and p >= 1:
-        return int(p)
-    if isinstance(p, numbers.Real) and p == math.inf:
-        return math.inf
-    raise ValueError(f"p must be an integer in [1, inf] (math.inf = never average); got {p!r}")
-
-
-def _check_flag(name, value) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be True or False; got {value!r}")
-    return value
 
 
 def local_ef_engine(name, problem, compressor, x0, iters, *, stepsize, seed, step_ahead: bool,
@@ -58,7 +43,8 @@ def local_ef_engine(name, problem, compressor, x0, iters, *, stepsize, seed, ste
     double_way = _check_flag("double_way", options["double_way"])
     record_clients = _check_flag("record_clients", options["record_clients"])
     env = Env(name, problem, x0, seed=seed, seeds=engine["seeds"], device=engine["device"],
-              dtype=engine["dtype"], draws=engine["draws"], oracle=engine["oracle"])
+              dtype=engine["dtype"], draws=engine["draws"], oracle=engine["oracle"],
+              diagnostics=engine["diagnostics"])
     S, n, d = env.S, env.n, env.d
     up = float(compressor.bits(d, options["bits"]))
     down = up if double_way else 32.0 * d
@@ -73,16 +59,26 @@ def local_ef_engine(name, problem, compressor, x0, iters, *, stepsize, seed, ste
     averaged = torch.zeros(iters, dtype=torch.float64)
     norm = lambda t: torch.linalg.vector_norm(t, dim=-1)
 
+    full = env.full
+    tmp = env.buffer("tmp")                        # scratch (S, n, d)
+    spare = torch.empty_like(m)                    # memory for the next delta^(k)
+
     def record_state(t):
-        e_bar = e_loc.mean(dim=1)
         rec.point(t, x)
+        if not full:
+            if record_clients:
+                rec.record("client_errors", t, e_loc, T1)
+            return
+        e_bar = e_loc.mean(dim=1)
         rec.record("x_aux", t, x - (e_srv + e_bar), T1)
         rec.record("server_error_norm", t, norm(e_srv), T1)
         rec.record("client_error_norm", t, norm(e_loc), T1)
         if record_clients:
             rec.record("client_errors", t, e_loc, T1)
-        rec.record("mismatch_ef", t, ((e_srv + e_bar) ** 2).sum(-1), T1)
-        rec.record("mismatch_saef", t, (((e_srv + e_bar).unsqueeze(1) - e_loc) ** 2).sum(-1).mean(1), T1)
+        e_tot = e_srv + e_bar
+        rec.record("mismatch_ef", t, (e_tot ** 2).sum(-1), T1)
+        # ((e_tot - e_loc) ** 2).sum(-1).mean(1), in the scratch buffer
+        rec.record("mismatch_saef", t, torch.sub(e_tot.unsqueeze(1), e_loc, out=tmp).pow_(2).sum(-1).mean(1), T1)
 
     for t in range(iters):
         eta = float(etas[t])
@@ -91,15 +87,20 @@ def local_ef_engine(name, problem, compressor, x0, iters, *, stepsize, seed, ste
             averaged[t] = 1.0
         record_state(t)
         xi = env.sample()
-        y = x.unsqueeze(1) - e_loc if step_ahead else x
-        g = env.grad(y, xi)
-        m = mu * m + g
-        delta_k = e_loc + eta * m
-        c_loc = env.compress(compressor, delta_k)
-        e_loc = delta_k - c_loc
-        rec.record("momentum_mean", t, m.mean(dim=1))
-        rec.record("grad_mean", t, g.mean(dim=1))
-        rec.record("momentum_sq_norm", t, (m ** 2).sum(-1))
+        y = torch.sub(x.unsqueeze(1), e_loc, out=env.buffer("y")) if step_ahead else x
+        g = env.grad(y, xi, out="grad")
+        m.mul_(mu).add_(g)                                          # m = mu m + g
+        delta_k = torch.mul(m, eta, out=spare).add_(e_loc)          # e_loc + eta m
+        c_loc, idx, vals = env.compress_sparse(compressor, delta_k, out="c")
+        if idx is not None:                 # delta_k - c_loc: c_loc is zero off idx
+            kept = delta_k.gather(-1, idx).sub_(vals)
+            e_loc, spare = delta_k.scatter_(-1, idx, kept), e_loc
+        else:
+            e_loc = delta_k - c_loc
+        if full:
+            rec.record("momentum_mean", t, m.mean(dim=1))
+            rec.record("grad_mean", t, g.mean(dim=1))
+            rec.record("momentum_sq_norm", t, torch.pow(m, 2, out=tmp).sum(-1))
         delta = e_srv + c_loc.mean(dim=1)
         if double_way:
             c = env.compress(compressor, delta)
@@ -119,7 +120,8 @@ def local_ef_engine(name, problem, compressor, x0, iters, *, stepsize, seed, ste
         grads=grads,
         config={"name": name, "seed": seed, "options": dict(options), "stepsize": stepsize.label,
                 "compressor": repr(compressor), "bits": options["bits"], "n": n, "d": d})
-    res.diagnostics["grad_norm_l1"] = grads[0].abs().sum(-1)
+    if full:
+        res.diagnostics["grad_norm_l1"] = grads[0].abs().sum(-1)
     return res
 
 

@@ -113,6 +113,12 @@ class BatchedOracle:
     def hvp(self, x, v, xi):  # pragma: no cover - interface
         raise NotImplementedError
 
+    def grad_and_exact(self, x, xi):
+        """``(grad(x, xi), grad(x, None))``; oracles whose noise is additive override this to
+        evaluate the exact gradient once."""
+        G = self.grad(x, xi)
+        return G, (G if xi is None else self.grad(x, None))
+
     def f(self, X):  # pragma: no cover - interface
         raise NotImplementedError
 
@@ -479,22 +485,38 @@ class DiagonalOracle(BatchedOracle):
         else:
             self.law, self.scale = "normal", float(p.noise_std) / float(np.sqrt(self.d))
 
-    def sample(self, generator, S):
+    #: sample / grad / grad_and_exact accept ``out`` tensors (S, n, d) to write into
+    writes_out = True
+
+    def sample(self, generator, S, out=None):
         shape = (S, self.n, self.d)
         if self.law == "uniform":
-            u = torch.rand(shape, generator=generator, device=self.device, dtype=self.dtype)
-            return (2.0 * u - 1.0) * self.scale
-        return torch.randn(shape, generator=generator, device=self.device, dtype=self.dtype) * self.scale
+            u = torch.rand(shape, generator=generator, device=self.device, dtype=self.dtype, out=out)
+            # (2u - 1) * scale: u - 1/2 and 2 * scale are exact, so (u - 1/2) * (2 scale) is the
+            # same real number, rounded once -- the same value in one pass fewer
+            return u.sub_(0.5).mul_(2.0 * self.scale)
+        z = torch.randn(shape, generator=generator, device=self.device, dtype=self.dtype, out=out)
+        return z.mul_(self.scale)
 
-    def grad(self, x, xi):
-        g = self.h * x + self.c
-        return g if xi is None else g + xi
+    def _exact(self, x, out=None):
+        if x.shape[-2] == self.n:
+            return torch.mul(self.h, x, out=out).add_(self.c)
+        return torch.add(torch.mul(self.h, x), self.c, out=out)   # a common point (S, 1, d)
+
+    def grad(self, x, xi, out=None):
+        g = self._exact(x, out)
+        return g if xi is None else g.add_(xi)
+
+    def grad_and_exact(self, x, xi, out=None):
+        G_out, exact_out = (None, None) if out is None else out
+        g = self._exact(x, exact_out)
+        return (g if xi is None else torch.add(g, xi, out=G_out)), g
 
     def hvp(self, x, v, xi):
         return self.h * v
 
     def f(self, X):
-        return 0.5 * (self.h * X * X).sum(-1)
+        return 0.5 * torch.mul(self.h, X).mul_(X).sum(-1)         # 0.5 * (h * X * X).sum(-1)
 
     def grad_f(self, X):
         return self.h * X

@@ -33,7 +33,7 @@ __all__: list[str] = []
 
 
 def _sgn(v: torch.Tensor, zero: float) -> torch.Tensor:
-    return torch.where(v == 0, torch.full_like(v, zero), torch.sign(v))
+    return torch.sign(v).masked_fill_(v == 0, zero)          # sign, with sign(0) = zero
 
 
 def _check_sign_zero(value) -> float:
@@ -64,7 +64,9 @@ def sign_engine(name, problem, x0, iters, *, stepsize, momentum, seed, estimator
     if downlink == "stochastic_sign":
         S_down = UnbiasedSign(1.0, on_violation="clip")
     env = Env(name, problem, x0, seed=seed, seeds=engine["seeds"], device=engine["device"],
-              dtype=engine["dtype"], draws=engine["draws"], oracle=engine["oracle"])
+              dtype=engine["dtype"], draws=engine["draws"], oracle=engine["oracle"],
+              diagnostics=engine["diagnostics"])
+    full = env.full
     S, n, d = env.S, env.n, env.d
     m_rows = 1 if centralized else n
     gammas = schedule_values(stepsize, iters)
@@ -80,23 +82,25 @@ def sign_engine(name, problem, x0, iters, *, stepsize, momentum, seed, estimator
     v = torch.zeros((S, m_rows, d), device=env.device, dtype=env.dtype)
     for k in range(iters):
         eta = float(gammas[k])
-        g = env.grad(x, env.sample())
+        g = env.grad(x, env.sample(), out="grad")
         if centralized:
             g = g.mean(dim=1, keepdim=True)
+        tmp = env.buffer("tmp", g.shape)
         if estimator == "grad":
             v = g
         else:
             beta = float(betas[k])
             if estimator == "signum":
-                v = beta * v + (1.0 - beta) * g
+                v.mul_(beta).add_(torch.mul(g, 1.0 - beta, out=tmp))        # beta v + (1-beta) g
             elif k == 0:
                 v = g.clone()
             elif momentum_convention == "new_weight":
-                v = (1.0 - beta) * v + beta * g
+                v.mul_(1.0 - beta).add_(torch.mul(g, beta, out=tmp))        # (1-beta) v + beta g
             else:
-                v = beta * v + (1.0 - beta) * g
-        rec.record("estimate", k, v)
-        rec.record("v_bar", k, v.mean(dim=1))
+                v.mul_(beta).add_(torch.mul(g, 1.0 - beta, out=tmp))
+        if full:
+            rec.record("estimate", k, v)
+            rec.record("v_bar", k, v.mean(dim=1))
         if centralized:
             s = _sgn(v[:, 0], zero)
             u = torch.zeros_like(s)
@@ -104,7 +108,8 @@ def sign_engine(name, problem, x0, iters, *, stepsize, momentum, seed, estimator
             if uplink == "sign":
                 msgs = _sgn(v, zero)
             else:
-                over = v.abs() > R
+                if on_violation == "raise" or full:
+                    over = torch.abs(v, out=tmp) > R
                 if on_violation == "raise" and bool(over.any()):
                     j = int(over.any(dim=-1).any(dim=0).nonzero()[0])
                     vmax = float(v[:, j].abs().max())
@@ -112,24 +117,28 @@ def sign_engine(name, problem, x0, iters, *, stepsize, momentum, seed, estimator
                         f"{R_name} must bound ||v||_inf for the stochastic sign S_{R_name}: "
                         f"node {j} at iteration {k} has ||v||_inf = {vmax:g} > "
                         f"{R_name} = {R:g}; raise {R_name} or use on_violation='clip'")
-                rec.record("violations", k, over.sum(dim=(1, 2)).to(env.dtype))
-                msgs = env.compress(S_up, v)
+                if full:
+                    rec.record("violations", k, over.sum(dim=(1, 2)).to(env.dtype))
+                msgs = env.compress(S_up, v, out="msgs")
             total = msgs.sum(dim=1)
             u = total / n
             if downlink == "sign":
                 tied = total == 0
-                rec.record("ties", k, tied.sum(-1).to(env.dtype))
+                if full:
+                    rec.record("ties", k, tied.sum(-1).to(env.dtype))
                 s = torch.where(tied, torch.full_like(total, 1.0 if ties == "plus" else 0.0), torch.sign(total))
             else:
                 s = env.compress(S_down, u)
-        rec.record("u", k, u)
-        rec.record("direction", k, s)
+        if full:
+            rec.record("u", k, u)
+            rec.record("direction", k, s)
         x = x - eta * s
         check_finite(x, k + 1)
         rec.point(k + 1, x)
 
-    for key in ("ties", "violations"):
-        rec.diag.setdefault(key, torch.zeros((S, iters), device=env.device, dtype=env.dtype))
+    if full:
+        for key in ("ties", "violations"):
+            rec.diag.setdefault(key, torch.zeros((S, iters), device=env.device, dtype=env.dtype))
     bits = 0.0 if centralized else float(d)
     grads = []
     res = rec.result(
@@ -138,7 +147,8 @@ def sign_engine(name, problem, x0, iters, *, stepsize, momentum, seed, estimator
         config={"name": name, "seed": seed, "options": dict(options), "stepsize": stepsize.label,
                 "momentum": None if momentum is None else momentum.label, "n": n, "d": d,
                 "centralized": centralized})
-    res.diagnostics["grad_norm_l1"] = grads[0].abs().sum(-1)
+    if full:
+        res.diagnostics["grad_norm_l1"] = grads[0].abs().sum(-1)
     return res
 
 

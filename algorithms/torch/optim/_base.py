@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import copy
 import math
-import numbers
 
 import torch
 from torch.optim import Optimizer
 
 from eftheory.schedules import as_schedule
-from eftheory.validation import check_choice, check_int
+from eftheory.validation import check_choice, check_flag, check_int, check_period
 
 __all__: list[str] = []
 
@@ -50,21 +49,6 @@ def check_generator(generator):
     if generator is not None and not isinstance(generator, torch.Generator):
         raise ValueError(f"generator must be a torch.Generator or None; got {type(generator).__name__}")
     return generator
-
-
-def check_flag(name: str, value) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be True or False; got {value!r}")
-    return value
-
-
-def check_period(p):
-    """An integer >= 1 or ``math.inf``."""
-    if not isinstance(p, bool) and isinstance(p, numbers.Integral) and p >= 1:
-        return int(p)
-    if not isinstance(p, bool) and isinstance(p, numbers.Real) and p == math.inf:
-        return math.inf
-    raise ValueError(f"p must be an integer in [1, inf] (math.inf = never average); got {p!r}")
 
 
 def schedule_value(group: dict, name: str, k: int, *, high: float = math.inf,
