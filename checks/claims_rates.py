@@ -27,7 +27,7 @@ from eftheory.derivations.sgdm import theorem2_schedule
 from eftheory.rates import FAIL, PASS
 
 from .catalog import claim
-from .claim import ControlOutcome, Outcome
+from .claim import INCONCLUSIVE, ControlOutcome, Outcome
 from .plots import band, loglog_plot
 from .simulate import RunSpec, _x0, build_problem, schedule_values
 
@@ -426,6 +426,51 @@ def _s003_t1(ctx) -> Outcome:
                          "beta = T^-1/2, eta = d^-1/2 T^-3/4, a separate run per T")
 
 
+def _s003_t2(ctx) -> Outcome:
+    from eftheory.derivations.sign import smm_linf_bound
+
+    S = 16
+    d = 16
+    grid = rates.log_grid(100, 10_000, 7)
+    prob = {"kind": "separable", "d": d, "seed": 0}
+    x0 = {"rule": "sphere", "scale": 2.0, "seed": 0}
+    P = build_problem(prob)
+    x1 = _x0(RunSpec("smm", prob, None, x0, 1, ("const", 1.0), ("const", 1.0), {}), P, 0)
+    Delta = float(P.f(x1) - P.f_inf)
+
+    def params(T):                                   # Theorem 2: beta = T^-1/2, eta = sqrt(Delta/L_inf) T^-3/4
+        return math.sqrt(Delta / P.L_inf) * T ** -0.75, T ** -0.5
+
+    def spec(T, Tpar):
+        eta, beta = params(Tpar)
+        return RunSpec("smm", prob, None, x0, int(T), ("const", eta), ("const", beta), {}, extract="mean",
+                       curve="l1", label=f"smm linf T={T} params at T={Tpar}")
+
+    arrs = ctx.runs([spec(T, T) for T in grid] + [spec(T, grid[0]) for T in grid], S, desc="S003-T2")
+    m = len(grid)
+    Y = np.stack([a["mean"] for a in arrs[:m]], axis=1)
+    Yc = np.stack([a["mean"] for a in arrs[m:]], axis=1)
+    res = rates.rate_rule(grid, rates.mean_stat(Y), S, 0.25, TOL_WINDOW)
+    rc = rates.rate_rule(grid, rates.mean_stat(Yc), S, 0.25, TOL_WINDOW)
+    sigma_1 = float(np.sum(P.sigma_vec))
+    bound = np.array([smm_linf_bound(Delta, P.L_inf, sigma_1, int(T), *params(T)) for T in grid])
+    mean, se = Y.mean(axis=0), Y.std(axis=0, ddof=1) / math.sqrt(S)
+    b_verdict = FAIL if np.any(mean - 3 * se > bound) else (PASS if np.all(mean + 3 * se <= bound) else INCONCLUSIVE)
+    measured = {**_rule_measured(res), "threshold": res.threshold,
+                "bound / measured (min over T)": round(float(np.min(bound / mean)), 3),
+                "bound verdict": b_verdict, "Delta": Delta, "L_inf": P.L_inf, "sigma_1": sigma_1}
+    plots = _fixed_plot(ctx, "S003-T2", grid, rates.mean_stat(Y), S, res.fits["all"], 0.25, "A_1 (d = 16)",
+                        controls=[("beta, eta constant", rates.mean_stat(Yc))], ylabel="A_1", xlabel="T")
+    return Outcome("S003-T2", rates.combine_verdicts([res.verdict, b_verdict]), measured=measured,
+                   stated={"exponent": 0.25, "bound": "Delta/(eta T) + L_inf eta/2 + 2||sigma||_1 sqrt(beta) "
+                                                      "+ 2||sigma||_1/(beta T) + 2 L_inf eta/beta"},
+                   controls=[_control("constant", "beta, eta fixed at their T_min values", rc)], plots=plots,
+                   rule=f"A_1 slope in T <= -1/4 + {TOL_WINDOW} (grid and upper half) and A_1 <= the reconstructed "
+                        "bound at every T (seed mean +- 3 standard errors)",
+                   notes="separable quadratic d = 16 (separable smooth, so l_inf-smooth with L_inf = ||h||_1 by "
+                         "Lemma 1; per-coordinate noise sigma_j = 1/sqrt(d)), ||x_1|| = 2, a separate run per T")
+
+
 def _s003_t5(ctx) -> Outcome:
     from eftheory.derivations.sign import mvsm_v2_params
 
@@ -543,6 +588,9 @@ CLAIMS += [
           problem="identical-data separable quadratic, n = 4", schedule="eta = 0.5 sqrt(n/T), mu = 0.5", cost=60.0),
     claim("S003-T1", _s003_t1, problem="separable quadratic, d in {4, 16, 64, 256}",
           rule="A_1 slope <= -1/4 + 0.04; d-exponent in [0.4, 0.6]", controls=("beta, eta constant",), cost=40.0),
+    claim("S003-T2", _s003_t2, problem="separable quadratic, d = 16",
+          schedule="beta = T^-1/2, eta = sqrt(Delta/L_inf) T^-3/4",
+          rule="A_1 slope <= -1/4 + 0.04; A_1 <= reconstructed bound", controls=("beta, eta constant",), cost=10.0),
     claim("S003-T3", _s003_v1("S003-T3"), problem="heterogeneous sign problem, d = 16, n in {1, 4, 16}",
           schedule="beta = 1/2, eta = T^-1/2", rule="A_1 <= reconstructed bound; A_1 decreasing in n",
           controls=("bound without its floor term",), cost=30.0),
