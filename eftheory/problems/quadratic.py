@@ -165,15 +165,24 @@ class StochasticQuadratic:
         x = np.linalg.solve(A, b)
         if self.rho == 0.0:
             return x
+
+        def phi(z):
+            return 0.5 * z @ A @ z - b @ z + 0.25 * self.rho * np.sum(z ** 4)
+
+        def grad(z):
+            return A @ z - b + self.rho * z ** 3
+
         for _ in range(200):                       # damped Newton on a strongly convex function
-            g = A @ x - b + self.rho * x ** 3
+            g = grad(x)
             step = np.linalg.solve(A + np.diag(3.0 * self.rho * x * x), g)
-            phi = lambda z: 0.5 * z @ A @ z - b @ z + 0.25 * self.rho * np.sum(z ** 4)  # noqa: E731
+            # A step is taken when it lowers f or, close to the minimiser where the change of
+            # f is below rounding, when it lowers the gradient norm.
             t = 1.0
-            while phi(x - t * step) > phi(x) and t > 1e-12:
+            while (phi(x - t * step) > phi(x) and np.linalg.norm(grad(x - t * step)) >= np.linalg.norm(g)
+                   and t > 1e-12):
                 t *= 0.5
             x = x - t * step
-            if np.linalg.norm(step) <= 1e-15 * max(1.0, np.linalg.norm(x)):
+            if np.linalg.norm(step) <= 1e-15 * max(1.0, np.linalg.norm(x)) or t <= 1e-12:
                 break
         return x
 
