@@ -99,6 +99,15 @@ def _vectors(rng, d, count):
     return V
 
 
+def _contraction_control(name, description, compressor, V):
+    """Negative control: the contraction inequality with a compressor that states a too-large alpha."""
+    from eftheory.compressors import contraction_ratio
+
+    obs, stated = contraction_ratio(compressor, V)
+    cf = ineq_figures(obs, np.full_like(obs, stated))
+    return control(name, description, cf["holds"], cf)
+
+
 def _c_topk(ctx):
     from eftheory.compressors import TopK, contraction_ratio
 
@@ -121,11 +130,8 @@ def _c_topk(ctx):
         def alpha(self, d):
             return min(1.0, (self.k + 1) / d)
 
-    V = _vectors(rng, 8, count)
-    obs, stated = contraction_ratio(WrongAlpha(2), V)
-    cf = ineq_figures(obs, np.full_like(obs, stated))
-    ctl = control("alpha=(K+1)/d", "Top-2 on d = 8 with the stated constant alpha = 3/8 instead of 2/8",
-                  cf["holds"], cf)
+    ctl = _contraction_control("alpha=(K+1)/d", "Top-2 on d = 8 with the stated constant alpha = 3/8 instead of 2/8",
+                               WrongAlpha(2), _vectors(rng, 8, count))
     return finish("C-TOPK", t0, ok, measured, {"ratio_max": "1 - K/d", "equality": "equal magnitudes"}, [ctl],
                   RULE_P + "; equality at equal magnitudes within 1e-12")
 
@@ -197,10 +203,8 @@ def _c_ssign(ctx):
 
     d = 10
     v = np.r_[1.0, np.full(d - 1, 1e-3)]
-    obs, stated = contraction_ratio(Alpha2(), v[None, :])
-    cf = ineq_figures(obs, np.full_like(obs, stated))
-    ctl = control("alpha=2/d", "scaled sign with the stated constant 2/d on v = (1, 1e-3, ..., 1e-3), d = 10",
-                  cf["holds"], cf)
+    ctl = _contraction_control("alpha=2/d", "scaled sign with the stated constant 2/d on v = (1, 1e-3, ..., 1e-3), d = 10",
+                               Alpha2(), v[None, :])
     return finish("C-SSIGN", t0, ok, measured, {"bound": "||v||^2 - ||v||_1^2/d", "alpha": "1/d"}, [ctl],
                   RULE_P + "; closed form and equality (no zero entry) within 1e-10")
 

@@ -1,9 +1,10 @@
-"""Shared pytest configuration: hypothesis profiles and the gpu marker."""
+"""Shared pytest configuration: hypothesis profiles, the gpu marker and common fixtures."""
 
 from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -18,6 +19,20 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="module")
+def logistic():
+    """The synthetic logistic problem (n = 20 clients, d = 10) of the EF21 reference tests."""
+    from eftheory.problems import synthetic_logistic
+
+    return synthetic_logistic(20, 10, seed=0)
+
+
+@pytest.fixture(scope="module")
+def x0():
+    """A standard-normal starting point in R^10 for :func:`logistic`."""
+    return np.random.default_rng(1).standard_normal(10)
 
 
 def _cuda_available() -> bool:

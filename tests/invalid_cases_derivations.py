@@ -12,7 +12,7 @@ CASES = [
     InvalidCase("deriv-stepsize-negative-Ltilde", lambda: ef21.theory_stepsize(1.0, -1.0, 0.5), ("L_tilde", "[0")),
     InvalidCase("deriv-stepsize-alpha-nan", lambda: ef21.theory_stepsize(1.0, 1.0, float("nan")), ("alpha", "finite")),
     InvalidCase("deriv-logreg-negative-lam", lambda: problems.logistic_constants(np.ones((2, 2)), -0.1), ("lam", "[0")),
-    InvalidCase("deriv-logreg-1d-A", lambda: problems.logistic_constants(np.ones(3), 0.1), ("A", "(n, d)")),
+    InvalidCase("deriv-logreg-1d-A", lambda: problems.logistic_constants(np.ones(3), 0.1), ("A", "(N, d)")),
     InvalidCase("deriv-logreg-nan-A", lambda: problems.logistic_constants(np.full((2, 2), np.nan), 0.1), ("A", "finite")),
     InvalidCase("deriv-poly-L0-zero-L1", lambda: problems.polynomial_L0(0.0, 0.1, 4), ("L1", "(0")),
     InvalidCase("deriv-poly-lambda-d0", lambda: problems.polynomial_lambda(4.0, 1.0, 0), ("d", "[1")),

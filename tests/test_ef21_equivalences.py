@@ -9,21 +9,10 @@ import pytest
 import algorithms
 from algorithms.registry import Streams
 from eftheory.compressors import Identity, RandK, TopK
-from eftheory.problems.logistic import synthetic_logistic
 from eftheory.problems.quadratic import problem_q, problem_q4
 from eftheory.schedules import horizon, polynomial
 
 TRAJ = dict(rtol=0, atol=1e-10)
-
-
-@pytest.fixture(scope="module")
-def logistic():
-    return synthetic_logistic(20, 10, seed=0)
-
-
-@pytest.fixture(scope="module")
-def x0():
-    return np.random.default_rng(1).standard_normal(10)
 
 
 def exact_quadratic():

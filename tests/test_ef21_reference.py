@@ -27,16 +27,6 @@ def run(name, problem, C, x0, K, gamma=0.05, eta=0.5, **kw):
     return algorithms.run(name, problem, C, x0, K, stepsize=gamma, momentum=mom, **kw)
 
 
-@pytest.fixture(scope="module")
-def logistic():
-    return synthetic_logistic(20, 10, seed=0)
-
-
-@pytest.fixture(scope="module")
-def x0():
-    return np.random.default_rng(1).standard_normal(10)
-
-
 def test_every_name_is_registered_with_its_paper():
     specs = {s.name: s for s in algorithms.specs()}
     assert set(NAMES) <= set(specs)

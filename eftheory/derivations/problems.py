@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from eftheory.validation import check_int, check_real
+from eftheory.validation import check_int, check_matrix, check_real
 
 from ._core import Derivation, register
 
@@ -82,14 +82,7 @@ def logistic_constants(A, lam: float) -> dict:
     Returns ``dict(L=float, L_i=ndarray (n,), L_tilde=float, L0=float, L1=float)``.
     """
     lam_v = check_real("lam", lam, low=0.0)
-    try:
-        A = np.asarray(A, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"A must be a real matrix of shape (n, d) with n, d >= 1; got {type(A).__name__}") from None
-    if A.ndim != 2 or A.shape[0] < 1 or A.shape[1] < 1:
-        raise ValueError(f"A must be a real matrix of shape (n, d) with n, d >= 1; got shape {A.shape}")
-    if not np.all(np.isfinite(A)):
-        raise ValueError("A must be finite; got non-finite entries")
+    A = check_matrix("A", A)
     n_rows, dim = A.shape
     spec = float(np.linalg.norm(A, 2))
     row = np.linalg.norm(A, axis=1)

@@ -48,7 +48,7 @@ import numpy as np
 from scipy.special import expit
 
 from eftheory.derivations.problems import logistic_constants
-from eftheory.validation import check_int, check_real
+from eftheory.validation import check_int, check_matrix, check_real
 
 from ._common import as_direction, as_point, check_client
 
@@ -73,14 +73,7 @@ def reg_curv(x: np.ndarray) -> np.ndarray:
 
 
 def _as_data(A, b):
-    try:
-        A = np.array(A, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"A must be a real matrix of shape (N, d) with N, d >= 1; got {type(A).__name__}") from None
-    if A.ndim != 2 or A.shape[0] < 1 or A.shape[1] < 1:
-        raise ValueError(f"A must be a real matrix of shape (N, d) with N, d >= 1; got shape {A.shape}")
-    if not np.all(np.isfinite(A)):
-        raise ValueError("A must be finite; got non-finite entries")
+    A = check_matrix("A", A)
     try:
         b = np.array(b, dtype=np.float64)
     except (TypeError, ValueError):

@@ -59,7 +59,25 @@ def _curvatures(h, d: int, rng: np.random.Generator) -> np.ndarray:
     return h
 
 
-class SeparableQuadratic:
+class _DiagonalQuadratic:
+    r"""The deterministic part :math:`f(x)=\tfrac12\sum_j h_j x_j^2` shared by the sign-method problems."""
+
+    dim: int
+    h: np.ndarray
+
+    def f(self, x) -> float:
+        x = as_point(x, self.dim)
+        return float(0.5 * np.sum(self.h * x * x))
+
+    def grad(self, x) -> np.ndarray:
+        return self.h * as_point(x, self.dim)
+
+    def hess(self, x) -> np.ndarray:
+        as_point(x, self.dim)
+        return np.diag(self.h)
+
+
+class SeparableQuadratic(_DiagonalQuadratic):
     r"""Separable quadratic with additive Gaussian gradient noise of total variance ``noise_std**2``.
 
     Attributes: ``dim`` = d, ``n_clients`` = 1, ``h`` (d,) curvatures (default
@@ -110,17 +128,6 @@ class SeparableQuadratic:
         check_client(i, 1)
         return rng.standard_normal(self.dim) * (self.noise_std / math.sqrt(self.dim))
 
-    def f(self, x) -> float:
-        x = as_point(x, self.dim)
-        return float(0.5 * np.sum(self.h * x * x))
-
-    def grad(self, x) -> np.ndarray:
-        return self.h * as_point(x, self.dim)
-
-    def hess(self, x) -> np.ndarray:
-        as_point(x, self.dim)
-        return np.diag(self.h)
-
     def f_i(self, i: int, x, xi=None) -> float:
         check_client(i, 1)
         return self.f(x) + float(np.sum(self._noise(xi) * as_point(x, self.dim)))
@@ -150,7 +157,7 @@ class SeparableQuadratic:
         return f"SeparableQuadratic(d={self.dim}, noise_std={self.noise_std:g})"
 
 
-class HeterogeneousSignProblem:
+class HeterogeneousSignProblem(_DiagonalQuadratic):
     r"""n nodes sharing the curvature h, with zero-sum linear shifts :math:`c_j` and uniform noise.
 
     Attributes: ``dim``, ``n_clients``, ``h`` (d,), ``c`` (n, d) with ``c.sum(axis=0) == 0``
@@ -219,17 +226,6 @@ class HeterogeneousSignProblem:
         check_client(i, self.n_clients)
         a = self.noise_half_width
         return rng.uniform(-a, a, size=self.dim)
-
-    def f(self, x) -> float:
-        x = as_point(x, self.dim)
-        return float(0.5 * np.sum(self.h * x * x))
-
-    def grad(self, x) -> np.ndarray:
-        return self.h * as_point(x, self.dim)
-
-    def hess(self, x) -> np.ndarray:
-        as_point(x, self.dim)
-        return np.diag(self.h)
 
     def f_i(self, i: int, x, xi=None) -> float:
         i = check_client(i, self.n_clients)
