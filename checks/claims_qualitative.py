@@ -196,5 +196,5 @@ def _s003_q(ctx):
 CLAIMS = [
     claim("E-FIG", _e_fig, controls=("theory step",), cost=5.0),
     claim("S002-Q", _s002_q, controls=("no compression",), cost=8.0),
-    claim("S003-Q", _s003_q, controls=("no momentum",), cost=4.0),
+    claim("S003-Q", _s003_q, controls=("no momentum",), cost=50.0),
 ]

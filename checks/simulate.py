@@ -241,17 +241,19 @@ def run_batch(spec: RunSpec, seeds, *, backend: str = "numpy", device: str = "cp
     x0s = [_x0(spec, problem, s) for s in seeds]
     curves = None
     if backend == "torch" and engine_available(spec.algorithm):
+        # the l2 gradient norm is recorded in every engine run; the l1 norm only with full diagnostics
+        engine_opts = {"diagnostics": "full" if spec.curve == "l1" else "light", **spec.options}
         same_x0 = all(np.array_equal(x0s[0], x) for x in x0s)
         if same_x0:
             res = algorithms.run(spec.algorithm, problem, comp, x0s[0], spec.iters, stepsize=step, momentum=mom,
                                  seed=seeds[0], backend="torch", seeds=len(seeds), device=device,
-                                 **spec.options).numpy()
+                                 **engine_opts).numpy()
             curves = _curve_of(res, spec).reshape(len(seeds), -1)
         else:
             rows = []
             for s, x0 in zip(seeds, x0s):
                 res = algorithms.run(spec.algorithm, problem, comp, x0, spec.iters, stepsize=step, momentum=mom,
-                                     seed=s, backend="torch", seeds=1, device=device, **spec.options).numpy()
+                                     seed=s, backend="torch", seeds=1, device=device, **engine_opts).numpy()
                 rows.append(_curve_of(res, spec).reshape(-1))
             curves = np.stack(rows)
     if curves is None:
