@@ -95,12 +95,17 @@ _S000 = {
 }
 
 
+def _n_seeds(ctx, quick: int = 32) -> int:
+    """Seeds of a rate claim's runs: ``quick`` (at least 32) in the quick tier, 64 in the full tier."""
+    return ctx.pick(quick, 64)
+
+
 class _Anytime:
     """Grid, points and the run spec of the S000 anytime runs for a tier."""
 
     def __init__(self, ctx, quick_seeds=32):
         self.grid = ctx.pick(rates.log_grid(1000, 10_000, 6), rates.log_grid(1000, 100_000, 9))
-        self.n_seeds = ctx.pick(quick_seeds, 64)
+        self.n_seeds = _n_seeds(ctx, quick_seeds)
         self.kmax = int(self.grid[-1])
         self.plot_grid = rates.log_grid(20, self.kmax, 24)
         pts = set(self.grid) | set(self.grid // 2) | set(self.plot_grid) | set(self.plot_grid // 2)
@@ -244,7 +249,7 @@ def _fixed_plot(ctx, claim_id, grid, stat, S, fit, r, label, controls=(), ylabel
 # ----------------------------------------------------------------------------- S004-T1
 
 def _s004_t1(ctx) -> Outcome:
-    S = ctx.pick(32, 64)          # seeds: >= 32 in the quick tier, >= 64 in the full tier
+    S = _n_seeds(ctx)
     setups = [("logistic", {"kind": "logistic", "n": 20, "d": 10, "seed": 0}, rates.log_grid(500, 10_000, 6),
                {"rule": "normal", "mean": 0.0, "seed": 0}, "randk:1")]
     if ctx.full:
@@ -283,7 +288,7 @@ def _s001_spec(prob, K, gamma, eta, label, x0=None, comp="topk:2"):
 
 
 def _s001_t2(ctx) -> Outcome:
-    S = ctx.pick(32, 64)          # seeds: >= 32 in the quick tier, >= 64 in the full tier
+    S = _n_seeds(ctx)
     # the quick tier spans the full tier's range with fewer points: on [1e3, 1e4] alone the gamma-fixed
     # control has not yet left the K^(-1/4) line (upper-half slope -0.228 [-0.234, -0.222])
     grid = ctx.pick(rates.log_grid(1000, 100_000, 4), rates.log_grid(1000, 100_000, 5))
@@ -307,7 +312,7 @@ def _s001_t2(ctx) -> Outcome:
 
 
 def _s001_eq5(ctx) -> Outcome:
-    S = ctx.pick(32, 64)          # seeds: >= 32 in the quick tier, >= 64 in the full tier
+    S = _n_seeds(ctx)
     K = ctx.pick(2000, 10_000)
     ns = np.array([1, 4, 16])
     sigma = 30.0
@@ -354,7 +359,7 @@ def _s001_eq5(ctx) -> Outcome:
 
 def _s002(claim_id, mu):
     def run(ctx) -> Outcome:
-        S = 64          # the min over t of a seed mean is a noisy statistic: 64 seeds (one engine batch)
+        S = _n_seeds(ctx, quick=64)    # the min over t of a seed mean is a noisy statistic: 64 seeds in both tiers
         n, c = 4, 0.5
         grid = ctx.pick(rates.log_grid(1000, 10_000, 5), rates.log_grid(1000, 100_000, 7))
         prob = {"kind": "sign-hetero", "d": 10, "n": n, "seed": 0, "shift": 0.0, "noise_half_width": 1.0}
@@ -389,7 +394,7 @@ def _s002(claim_id, mu):
 def _s003_t1(ctx) -> Outcome:
     from eftheory.derivations.sign import smm_params
 
-    S = ctx.pick(32, 64)          # seeds: >= 32 in the quick tier, >= 64 in the full tier
+    S = _n_seeds(ctx)
     grid = rates.log_grid(100, 10_000, 7)
     ds = [4, 16, 64, 256]
 
@@ -431,7 +436,7 @@ def _s003_t1(ctx) -> Outcome:
 def _s003_t2(ctx) -> Outcome:
     from eftheory.derivations.sign import smm_linf_bound
 
-    S = ctx.pick(32, 64)          # seeds: >= 32 in the quick tier, >= 64 in the full tier
+    S = _n_seeds(ctx)
     d = 16
     grid = rates.log_grid(100, 10_000, 7)
     prob = {"kind": "separable", "d": d, "seed": 0}
@@ -476,7 +481,7 @@ def _s003_t2(ctx) -> Outcome:
 def _s003_t5(ctx) -> Outcome:
     from eftheory.derivations.sign import mvsm_v2_params
 
-    S = ctx.pick(32, 64)          # seeds: >= 32 in the quick tier, >= 64 in the full tier
+    S = _n_seeds(ctx)
     d, n = 16, 4
     grid = rates.log_grid(100, d ** 3, 6)      # T <= d^3: the branch with rate T^-1/4 (no T^-1/5 point on the grid)
     # G of A9 on the region the iterates visit: ||x||_inf <= 1.25 (x_1 on the sphere of radius 2 has
@@ -517,7 +522,7 @@ def _s003_v1(claim_id):
     def run(ctx) -> Outcome:
         from eftheory.derivations.sign import mvsm_v1_bound
 
-        S = ctx.pick(32, 64)          # seeds: >= 32 in the quick tier, >= 64 in the full tier
+        S = _n_seeds(ctx)
         d = 16
         ns = [1, 4, 16]
         grid = rates.log_grid(100, ctx.pick(3000, 10_000), 4)

@@ -177,9 +177,9 @@ class StochasticQuadratic:
             step = np.linalg.solve(A + np.diag(3.0 * self.rho * x * x), g)
             # A step is taken when it lowers f or, close to the minimiser where the change of
             # f is below rounding, when it lowers the gradient norm.
+            f_x, g_norm = phi(x), np.linalg.norm(g)
             t = 1.0
-            while (phi(x - t * step) > phi(x) and np.linalg.norm(grad(x - t * step)) >= np.linalg.norm(g)
-                   and t > 1e-12):
+            while phi(x - t * step) > f_x and np.linalg.norm(grad(x - t * step)) >= g_norm and t > 1e-12:
                 t *= 0.5
             x = x - t * step
             if np.linalg.norm(step) <= 1e-15 * max(1.0, np.linalg.norm(x)) or t <= 1e-12:
