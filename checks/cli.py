@@ -1,4 +1,5 @@
-"""Command-line interface ``eftheory``: ``eftheory verify`` runs the claims ledger, ``eftheory list`` lists it.
+"""Command-line interface ``eftheory``: ``eftheory verify`` runs the claims ledger, ``eftheory list`` lists it,
+``eftheory mutants`` runs it under the named mutants of :mod:`checks.mutants` and writes the kill matrix.
 
 Errors a user can cause (an unknown claim id, ``--jobs 0``, an unknown tier, backend or device,
 CUDA asked for and absent) print one line ``eftheory: error: ...`` on stderr and exit with 2.
@@ -35,6 +36,18 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--jobs", default="1", help="worker processes (claims run in parallel), >= 1")
     v.add_argument("--out", default="results", help="output folder (default: results)")
     v.add_argument("--quiet", action="store_true", help="no progress bar")
+    mu = sub.add_parser("mutants", help="run the claims under each named mutant and write the kill matrix "
+                                        "(mutants.json, mutants.md, a section of report.md/html)")
+    mu.add_argument("--mutants", nargs="+", metavar="NAME", help="mutant names (default: all; see --list)")
+    mu.add_argument("--claims", nargs="+", metavar="ID",
+                    help="claim ids to run (default: the claims of the papers each mutant breaks)")
+    mu.add_argument("--tier", default="quick", help="quick (default) or full")
+    mu.add_argument("--backend", default="torch", help="torch (default) or numpy")
+    mu.add_argument("--jobs", default="1", help="worker processes, >= 1")
+    mu.add_argument("--out", default="results", help="output folder (default: results; shares verify's cache)")
+    mu.add_argument("--pytest", action="store_true", help="also run the fast pytest tier under each mutant")
+    mu.add_argument("--list", action="store_true", help="list the mutants and exit")
+    mu.add_argument("--quiet", action="store_true", help="no progress bar")
     ls = sub.add_parser("list", help="list the claim ids with kind, paper and status")
     ls.add_argument("--kind", help="only claims of this kind (P, B, S, I, Q)")
     return p
@@ -76,6 +89,28 @@ def _cmd_verify(args) -> int:
     return exit_code(claims, outcomes)
 
 
+def _cmd_mutants(args) -> int:
+    from .mutants import MUTANTS, get
+
+    if args.list:
+        for m in MUTANTS.values():
+            print(f"{m.name:<24} {'/'.join(m.papers):<14} {m.description}")
+        return 0
+    for name in args.mutants or ():
+        get(name)
+    from .mutation import run_mutants
+
+    doc = run_mutants(args.mutants, args.claims, tier=args.tier, backend=args.backend, jobs=_int("jobs", args.jobs),
+                      out=args.out, progress=not args.quiet, pytest=args.pytest)
+    surviving = [n for n, m in doc["mutants"].items() if m["survives"]]
+    for name, m in doc["mutants"].items():
+        killers = ", ".join(m["killers"]) or ("equivalent" if m["equivalent_everywhere"] else "SURVIVES")
+        print(f"{name:<24} {killers}")
+    print(f"{len(doc['mutants']) - len(surviving)}/{len(doc['mutants'])} mutants killed or equivalent"
+          f"  -> {args.out}/mutants.json, {args.out}/mutants.md")
+    return int(bool(surviving))
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     try:
@@ -85,6 +120,8 @@ def main(argv=None) -> int:
             return 2
         if args.command == "list":
             return _cmd_list(args)
+        if args.command == "mutants":
+            return _cmd_mutants(args)
         return _cmd_verify(args)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2

@@ -37,6 +37,7 @@ class Context:
     claim_id: str = ""
     seed_batch: int | None = None     # seeds per unit; default: 32 on the engine, 4 on the reference
     fail_after: int | None = None
+    mutant: str | None = None         # a checks.mutants name the claim runs under (None: the unmutated code)
     computed: int = 0
     cached: int = 0
     computed_keys: list = field(default_factory=list)
@@ -63,6 +64,17 @@ class Context:
         d.mkdir(parents=True, exist_ok=True)
         return d
 
+    def _unit_config(self, spec: RunSpec) -> dict:
+        """The cache key's run description: a run the active mutant can change is keyed by its name too,
+        one it cannot change shares the unmutated unit."""
+        config = spec.key()
+        if self.mutant is not None:
+            from .mutants import get
+
+            if get(self.mutant).touches(spec.algorithm, spec.compressor):
+                config = {**config, "mutant": self.mutant}
+        return config
+
     def runs(self, specs: list[RunSpec], n_seeds: int, *, desc: str = "") -> list[dict]:
         """Execute (or load) every spec for seeds 0..n_seeds-1 in batches; per-seed arrays per spec."""
         units = []
@@ -79,7 +91,7 @@ class Context:
             for i, spec, seeds in units:
                 files = source_files(spec.algorithm, self.backend)
                 version = code_version(files, ROOT)
-                key = Cache.key(spec.key(), seeds, self.backend, version)
+                key = Cache.key(self._unit_config(spec), seeds, self.backend, version)
                 arrays = self.cache.get(key)
                 if arrays is None:
                     t0 = time.perf_counter()

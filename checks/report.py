@@ -13,7 +13,10 @@ from pathlib import Path
 
 from .claim import VERDICTS, Claim, Outcome
 
-__all__ = ["write_reports", "ledger", "format_measured"]
+__all__ = ["write_reports", "ledger", "format_measured", "write_mutant_reports"]
+
+KILL_MD = "## Kill matrix"
+KILL_HTML = "<h2 id='kill-matrix'>"
 
 
 def _clean(v):
@@ -129,4 +132,70 @@ td,th{{border:1px solid #bbb;padding:3px 6px;vertical-align:top}}</style></head>
 </table></body></html>
 """
     _atomic_write(out / "report.html", page)
+    doc = _load_mutants(out, settings)
+    if doc is not None:
+        write_mutant_reports(out, doc)
     return led
+
+
+def _load_mutants(out: Path, settings: dict):
+    """The kill matrix of the same tier and backend, if ``eftheory mutants`` wrote one into ``out``."""
+    try:
+        doc = json.loads((out / "mutants.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if doc.get("tier") != settings.get("tier") or doc.get("backend") != settings.get("backend"):
+        return None
+    return doc
+
+
+def _kill_rows(doc: dict):
+    for name, m in doc["mutants"].items():
+        everywhere = m.get("equivalent_everywhere")
+        killers = ", ".join(m["killers"]) or ("equivalent" if everywhere else "NONE (survives)")
+        bound = ", ".join(m.get("rate_or_bound_killers", [])) or "-"
+        equiv = everywhere or "; ".join(f"{c}: {r}" for c, r in m["equivalent"].items()) or "-"
+        py = m.get("pytest")
+        py_cell = "-" if py is None else ("killed" + (f" ({py['test']})" if py.get("test") else "")
+                                          if py.get("killed") else ("survives" if py.get("killed") is False
+                                                                    else py.get("note", "?")))
+        yield [name, "/".join(m["papers"]), m["description"], str(len(m["killers"])), killers, bound, equiv, py_cell]
+
+
+_KILL_HEAD = ["mutant", "papers", "defect", "kills", "killed by (verdict differs from the unmutated run)",
+              "rate/bound killers", "equivalent for", "fast pytest tier"]
+
+
+def _kill_summary(doc: dict) -> str:
+    ms = doc["mutants"].values()
+    killed = sum(1 for m in ms if m["killers"])
+    equiv = sum(1 for m in ms if not m["killers"] and m.get("equivalent_everywhere"))
+    surv = [n for n, m in doc["mutants"].items() if m["survives"]]
+    return (f"{len(doc['mutants'])} mutants: {killed} killed by a ledger claim, {equiv} equivalent everywhere, "
+            f"{len(surv)} surviving" + (f" ({', '.join(surv)})" if surv else "") + f"; tier {doc['tier']}, "
+            f"backend {doc['backend']}.")
+
+
+def write_mutant_reports(out, doc: dict) -> None:
+    """Write ``mutants.md`` and put the kill-matrix section into ``report.md`` / ``report.html``."""
+    out = Path(out)
+    md = [KILL_MD, "", _kill_summary(doc), "",
+          "| " + " | ".join(_KILL_HEAD) + " |", "|" + "---|" * len(_KILL_HEAD)]
+    md += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in _kill_rows(doc)]
+    counts = ", ".join(f"{c}: {k}" for c, k in sorted(doc["claims"].items(), key=lambda t: (-t[1], t[0])))
+    md += ["", f"Kills per claim: {counts}.", ""]
+    section = "\n".join(md) + "\n"
+    _atomic_write(out / "mutants.md", section.replace(KILL_MD, "# Kill matrix", 1))
+    rep = out / "report.md"
+    if rep.exists():
+        text = rep.read_text(encoding="utf-8").split("\n" + KILL_MD, 1)[0].rstrip("\n")
+        _atomic_write(rep, text + "\n\n" + section)
+    page = out / "report.html"
+    if page.exists():
+        e = html.escape
+        text = page.read_text(encoding="utf-8").split(KILL_HTML, 1)[0].replace("</body></html>", "").rstrip()
+        head = "".join(f"<th>{e(h)}</th>" for h in _KILL_HEAD)
+        rows = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in _kill_rows(doc))
+        block = (f"{KILL_HTML}Kill matrix</h2><p>{e(_kill_summary(doc))}</p><table><tr>{head}</tr>{rows}</table>"
+                 f"<p>Kills per claim: {e(counts)}.</p></body></html>\n")
+        _atomic_write(page, text + "\n" + block)

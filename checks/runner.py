@@ -10,11 +10,11 @@ from pathlib import Path
 
 from eftheory.validation import check_choice, check_int
 
-from .claim import FAIL, PENDING, SKIPPED, Claim, Outcome
+from .claim import FAIL, INCONCLUSIVE, PASS, PENDING, SKIPPED, Claim, Outcome
 from .context import BACKENDS, DEVICES, TIERS, Context
 from .registry import module_errors, resolve_ids
 
-__all__ = ["run_claim", "verify", "check_device", "exit_code"]
+__all__ = ["run_claim", "verify", "check_device", "exit_code", "settle"]
 
 
 def check_device(device: str) -> str:
@@ -31,10 +31,13 @@ def run_claim(claim: Claim, ctx: Context) -> Outcome:
     """Run one claim's check; a pending claim gives PENDING, a missing dependency SKIPPED."""
     if not claim.executable:
         return Outcome(claim.id, PENDING, stated=claim.stated, notes=claim.pending)
+    from .mutants import applied
+
     ctx.claim_id = claim.id
     t0 = time.perf_counter()
     try:
-        out = claim.run(ctx)
+        with applied(ctx.mutant):
+            out = settle(claim.run(ctx))
     except ImportError as exc:
         out = Outcome(claim.id, SKIPPED, stated=claim.stated, notes=f"needs a missing component: {exc}")
     except Exception as exc:  # an error in a check is reported as a failure of that check
@@ -43,6 +46,24 @@ def run_claim(claim: Claim, ctx: Context) -> Outcome:
                       notes=f"the check raised {type(exc).__name__}: {exc} ({tb})", measured={"error": str(exc)})
     out.seconds = round(time.perf_counter() - t0, 2)
     out.units_computed, out.units_cached = ctx.computed, ctx.cached
+    return out
+
+
+def settle(out: Outcome) -> Outcome:
+    """The verdict semantics: PASS needs the main rule to hold *and* every negative control to be
+    rejected by that rule; a PASS with a control that is not rejected, or with no control at all,
+    is INCONCLUSIVE, and the reason is added to the notes."""
+    if out.verdict != PASS:
+        return out
+    kept = [c.name for c in out.controls if not c.rejected]
+    if not out.controls:
+        reason = "no negative control ran"
+    elif kept:
+        reason = f"negative control(s) not rejected by the claim's rule: {', '.join(kept)}"
+    else:
+        return out
+    out.verdict = INCONCLUSIVE
+    out.notes = f"{out.notes}; INCONCLUSIVE: {reason}" if out.notes else f"INCONCLUSIVE: {reason}"
     return out
 
 

@@ -20,6 +20,30 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+_MUTANT = None
+
+
+def pytest_configure(config):
+    """With ``EFTHEORY_MUTANT=<name>`` the whole session runs under that mutant of ``checks.mutants``
+    (``eftheory mutants --pytest`` uses it to ask whether the fast tier kills the mutant)."""
+    global _MUTANT
+    from checks.mutants import ENV, applied
+
+    name = os.environ.get(ENV)
+    if name:
+        _MUTANT = applied(name)
+        _MUTANT.__enter__()
+
+
+def pytest_unconfigure(config):
+    if _MUTANT is not None:
+        _MUTANT.__exit__(None, None, None)
+
+
+def pytest_report_header(config):
+    name = os.environ.get("EFTHEORY_MUTANT")
+    return f"running under the mutant {name!r}" if name else None
+
 
 @pytest.fixture(scope="module")
 def logistic():

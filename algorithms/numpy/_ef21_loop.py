@@ -221,6 +221,17 @@ def normalized_direction(g: np.ndarray, blocks: tuple[int, ...]) -> np.ndarray:
     return out
 
 
+def message(compressor, target: np.ndarray, memory: np.ndarray, rng) -> np.ndarray:
+    """Client i's message :math:`c_i^k = \\mathcal C(v_i^k - g_i^{k-1})` (the error-feedback step)."""
+    return np.asarray(compressor(target - memory, rng), dtype=np.float64)
+
+
+def mirror_update(g: np.ndarray, c_sum: np.ndarray, n: int, memories: list, k: int) -> np.ndarray:
+    """The server mirror :math:`g^k = g^{k-1} + \\frac1n\\sum_i c_i^k` (``memories``: the clients'
+    :math:`g_i^k`, read by no correct server step)."""
+    return g + c_sum / n
+
+
 def _message_bits(compressor, d: int, convention: str) -> float:
     """Uplink bits of one compressed d-vector under ``convention``."""
     return float(compressor.bits(d, convention))
@@ -303,12 +314,12 @@ def ef21_loop(problem, compressor, x0, iters, *, stepsize, momentum, seed, name:
             g_prev_server = state.g.copy()
             c_sum = np.zeros(d)
             for i, client in enumerate(state.clients):
-                c = np.asarray(compressor(targets[i] - client.g, streams.compress), dtype=np.float64)
+                c = message(compressor, targets[i], client.g, streams.compress)
                 if estimator.after_compress is not None:
                     client.est = estimator.after_compress(client.est, client.g, c)
                 client.g = client.g + c
                 c_sum = c_sum + c
-            state.g = state.g + c_sum / n
+            state.g = mirror_update(state.g, c_sum, n, [c.g for c in state.clients], k)
             grad_calls[k] = oracles[0].grad_calls
             hvp_calls[k] = oracles[0].hvp_calls
             _diagnose(problem, state, k, diags, record)

@@ -79,6 +79,21 @@ def _compress(compressor, v: np.ndarray, rng: np.random.Generator) -> np.ndarray
     return np.asarray(compressor(v, rng), dtype=np.float64)
 
 
+def evaluation_point(x: np.ndarray, e_k: np.ndarray, point: str) -> np.ndarray:
+    """Where worker k evaluates its gradient: :math:`x_t` (EF) or :math:`x_t - e_t^{(k)}` (SAEF)."""
+    return x if point == "model" else x - e_k
+
+
+def momentum_step(m_k: np.ndarray, g_k: np.ndarray, mu: float) -> np.ndarray:
+    """The heavy-ball buffer :math:`m_{t+1}^{(k)} = \\mu m_t^{(k)} + \\nabla f_k(y^{(k)};\\xi)`."""
+    return mu * m_k + g_k
+
+
+def local_error(delta_k: np.ndarray, c_k: np.ndarray) -> np.ndarray:
+    """The error fed back: :math:`e_{t+1}^{(k)} = \\Delta_{t+1}^{(k)} - \\mathcal C(\\Delta_{t+1}^{(k)})`."""
+    return delta_k - c_k
+
+
 def run_ef_loop(name: str, problem, compressor, x0: np.ndarray, iters: int, *, stepsize,
                 seed: int, point: str, mu, p, double_way, average: bool, bits,
                 record_clients, options: dict) -> Result:
@@ -142,12 +157,12 @@ def run_ef_loop(name: str, problem, compressor, x0: np.ndarray, iters: int, *, s
         g = np.empty((n, d))
         for k in range(n):
             xi = problem.sample(k, streams.sample)
-            y = x if point == "model" else x - e_loc[k]
+            y = evaluation_point(x, e_loc[k], point)
             g[k] = np.asarray(problem.grad_i(k, y, xi), dtype=np.float64)
-            m[k] = mu * m[k] + g[k]
+            m[k] = momentum_step(m[k], g[k], mu)
             delta_k = e_loc[k] + eta * m[k]
             c_loc[k] = _compress(compressor, delta_k, streams.compress)
-            e_loc[k] = delta_k - c_loc[k]
+            e_loc[k] = local_error(delta_k, c_loc[k])
         m_mean[t] = m.mean(axis=0)
         g_mean[t] = g.mean(axis=0)
         m_sq[t] = np.sum(m ** 2, axis=1)

@@ -75,6 +75,14 @@ def sgn(v: np.ndarray, zero: float) -> np.ndarray:
     return out
 
 
+def majority_vote(total: np.ndarray, n: int, ties: str) -> np.ndarray:
+    """The server's vote :math:`\\mathrm{sign}(\\Sigma)` of the sum of the n messages; an exactly-zero
+    sum gives 0 (``ties="zero"``) or +1 (``"plus"``)."""
+    s = np.sign(total)
+    s[total == 0] = 1.0 if ties == "plus" else 0.0
+    return s
+
+
 def check_sign_zero(value) -> float:
     if isinstance(value, bool) or value not in (-1, 0, 1):
         raise ValueError(f"sign_zero must be one of -1, 0, 1 (the value of sign(0)); got {value!r}")
@@ -181,10 +189,8 @@ def run_sign_loop(name: str, problem, x0: np.ndarray, iters: int, *, stepsize, m
             total = msgs.sum(axis=0)
             u_rec[k] = total / n
             if downlink == "sign":
-                zero_sum = total == 0
-                tie_count[k] = np.count_nonzero(zero_sum)
-                s = np.sign(total)
-                s[zero_sum] = 1.0 if ties == "plus" else 0.0
+                tie_count[k] = np.count_nonzero(total == 0)
+                s = majority_vote(total, n, ties)
             else:
                 s = np.asarray(S_down(u_rec[k], streams.compress), dtype=np.float64)
         direction[k] = s

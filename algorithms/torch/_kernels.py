@@ -145,9 +145,9 @@ def compress_sparse(compressor, v: torch.Tensor, *, u: torch.Tensor | None = Non
         if idx is not None:
             vals = v.gather(-1, idx)
             if kind is ScaledRandK:
-                vals = vals * (d / compressor.k)
+                vals = vals * compressor._factor(d)
             return _scatter(v, idx, vals, out), idx, vals
-        kept = v * (d / compressor.k) if kind is ScaledRandK else v
+        kept = v * compressor._factor(d) if kind is ScaledRandK else v
         return _where(largest_k_mask(key, compressor.k), kept, out), None, None
     return compress(compressor, v, u=u, generator=generator, out=out, key=key), None, None
 

@@ -107,6 +107,21 @@ def _econtrol(c):
     return c.G + c.options["econtrol_eta"] * c.e
 
 
+# --------------------------------------------------------------------------- the error-feedback step
+
+
+def _message(env, compressor, v, g_i, tmp):
+    """``(c, idx, vals)``: the messages :math:`c_i = \\mathcal C(v_i - g_i)`, with the kept indices
+    and values when the compressor is sparse (else ``idx = vals = None``)."""
+    return env.compress_sparse(compressor, torch.sub(v, g_i, out=tmp), out="c")
+
+
+def _mirror_update(g, c, n: int, g_i, k: int):
+    """The server mirror :math:`g^k = g^{k-1} + \\frac1n\\sum_i c_i^k` (``g_i``: the clients'
+    memories, read by no correct server step)."""
+    return g + c.sum(dim=1) / n
+
+
 #: estimators that carry v^{k-1} into the update (they update their own copy of v in place)
 CARRIES_V = ("polyak", "igt", "rhm", "hm", "mvr")
 
@@ -213,14 +228,14 @@ def ef21_engine(name, problem, compressor, x0, iters, *, stepsize, momentum, see
         hvp_calls[k] = ctx.hvp_calls
         # compression against the memories; the server mirror
         g_prev = g
-        c, idx, vals = env.compress_sparse(compressor, torch.sub(v, g_i, out=tmp), out="c")
+        c, idx, vals = _message(env, compressor, v, g_i, tmp)
         if estimator == "econtrol":
             e = e + G - g_i - c
         if idx is not None:
             g_i.scatter_add_(-1, idx, vals)        # g_i + c: c is zero off idx
         else:
             g_i.add_(c)
-        g = g + c.sum(dim=1) / n
+        g = _mirror_update(g, c, n, g_i, k)
         if full:
             if idx is not None:
                 # tmp still holds v - g_i^{k-1}, which is -(g_i^k - v) off idx (g_i unchanged

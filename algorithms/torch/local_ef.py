@@ -36,6 +36,25 @@ from ._core import ENGINE_OPTIONS, Env, Recorder, check_finite, schedule_values
 __all__: list[str] = []
 
 
+def _evaluation_point(env, x, e_loc, step_ahead: bool):
+    """Where the workers evaluate their gradients: :math:`x_t` (EF) or :math:`x_t - e_t^{(k)}` (SAEF)."""
+    return torch.sub(x.unsqueeze(1), e_loc, out=env.buffer("y")) if step_ahead else x
+
+
+def _momentum_step(m, g, mu: float):
+    """:math:`m \\leftarrow \\mu m + g`, in place."""
+    return m.mul_(mu).add_(g)
+
+
+def _local_error(delta_k, c_loc, idx, vals):
+    """The error fed back, :math:`\\Delta^{(k)} - \\mathcal C(\\Delta^{(k)})`; with a sparse message
+    (``idx``, ``vals``) it is written into ``delta_k`` (c is zero off idx)."""
+    if idx is not None:
+        kept = delta_k.gather(-1, idx).sub_(vals)
+        return delta_k.scatter_(-1, idx, kept)
+    return delta_k - c_loc
+
+
 def local_ef_engine(name, problem, compressor, x0, iters, *, stepsize, seed, step_ahead: bool,
                     average: bool, options: dict, engine: dict):
     mu = check_real("mu", options["mu"], low=0.0, high=1.0, high_open=True)
@@ -87,16 +106,16 @@ def local_ef_engine(name, problem, compressor, x0, iters, *, stepsize, seed, ste
             averaged[t] = 1.0
         record_state(t)
         xi = env.sample()
-        y = torch.sub(x.unsqueeze(1), e_loc, out=env.buffer("y")) if step_ahead else x
+        y = _evaluation_point(env, x, e_loc, step_ahead)
         g = env.grad(y, xi, out="grad")
-        m.mul_(mu).add_(g)                                          # m = mu m + g
+        m = _momentum_step(m, g, mu)
         delta_k = torch.mul(m, eta, out=spare).add_(e_loc)          # e_loc + eta m
         c_loc, idx, vals = env.compress_sparse(compressor, delta_k, out="c")
-        if idx is not None:                 # delta_k - c_loc: c_loc is zero off idx
-            kept = delta_k.gather(-1, idx).sub_(vals)
-            e_loc, spare = delta_k.scatter_(-1, idx, kept), e_loc
+        e_new = _local_error(delta_k, c_loc, idx, vals)
+        if e_new.data_ptr() == delta_k.data_ptr():  # written into delta_k's memory: swap the buffers
+            e_loc, spare = e_new, e_loc
         else:
-            e_loc = delta_k - c_loc
+            e_loc = e_new
         if full:
             rec.record("momentum_mean", t, m.mean(dim=1))
             rec.record("grad_mean", t, g.mean(dim=1))

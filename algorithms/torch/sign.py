@@ -36,6 +36,11 @@ def _sgn(v: torch.Tensor, zero: float) -> torch.Tensor:
     return torch.sign(v).masked_fill_(v == 0, zero)          # sign, with sign(0) = zero
 
 
+def _majority_vote(total: torch.Tensor, n: int, ties: str) -> torch.Tensor:
+    """sign of the vote sum (S, d); an exactly-zero sum gives 0 (``ties="zero"``) or +1 (``"plus"``)."""
+    return torch.where(total == 0, torch.full_like(total, 1.0 if ties == "plus" else 0.0), torch.sign(total))
+
+
 def _check_sign_zero(value) -> float:
     if isinstance(value, bool) or value not in (-1, 0, 1):
         raise ValueError(f"sign_zero must be one of -1, 0, 1 (the value of sign(0)); got {value!r}")
@@ -126,7 +131,7 @@ def sign_engine(name, problem, x0, iters, *, stepsize, momentum, seed, estimator
                 tied = total == 0
                 if full:
                     rec.record("ties", k, tied.sum(-1).to(env.dtype))
-                s = torch.where(tied, torch.full_like(total, 1.0 if ties == "plus" else 0.0), torch.sign(total))
+                s = _majority_vote(total, n, ties)
             else:
                 s = env.compress(S_down, u)
         if full:

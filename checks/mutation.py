@@ -1,0 +1,186 @@
+"""The kill matrix: the ledger's claims run under each named mutant of :mod:`checks.mutants`.
+
+A claim *kills* a mutant when its verdict under the mutant differs from its verdict on the
+unmutated code (same tier, backend and seeds). By default each mutant runs the claims of the
+papers whose mechanism it breaks. Every (mutant, claim) outcome is stored as soon as it is known
+in ``<out>/mutants/outcomes/`` (one JSON file, written atomically, keyed by a hash of every
+source file), so an interrupted ``eftheory mutants`` resumes where it stopped; run units are
+cached like ``eftheory verify``'s (a unit the mutant cannot change is shared with the unmutated
+run). The result is ``<out>/mutants.json`` and a kill-matrix section of ``report.md`` /
+``report.html``. With ``pytest=True`` the fast pytest tier also runs once per mutant
+(``EFTHEORY_MUTANT`` set, stopping at the first failure) and the matrix records whether it
+kills the mutant and with which test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import re
+import subprocess
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from eftheory.validation import check_choice, check_int
+
+from .claim import Claim
+from .context import BACKENDS, TIERS, Context
+from .mutants import ENV, MUTANTS, Mutant, get
+from .registry import resolve_ids
+from .report import _atomic_write
+from .simulate import ROOT
+
+__all__ = ["run_mutants", "kill_matrix", "claims_for", "source_version"]
+
+
+def source_version() -> str:
+    """A hash of every source file of the three packages: a stored outcome is reused only for the same code."""
+    h = hashlib.sha256()
+    for pkg in ("algorithms", "eftheory", "checks"):
+        for p in sorted((ROOT / pkg).rglob("*.py")):
+            h.update(str(p.relative_to(ROOT)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def claims_for(mutant: Mutant, claims: list[Claim]) -> list[Claim]:
+    """The executable claims of the papers whose mechanism ``mutant`` breaks."""
+    return [c for c in claims if c.executable and set(c.paper.split("/")) & set(mutant.papers)]
+
+
+def _run_one(claim_id: str, settings: dict, mutant: str | None) -> dict:
+    import torch
+
+    torch.set_num_threads(1)
+    from .registry import get_claim
+    from .runner import run_claim
+
+    out = run_claim(get_claim(claim_id), Context(**settings, mutant=mutant))
+    return {"verdict": out.verdict, "notes": out.notes[:400], "seconds": out.seconds,
+            "controls_rejected": out.controls_rejected}
+
+
+def _pytest_kills(mutant: str, timeout: float = 1800.0) -> dict:
+    """Run the fast pytest tier under ``mutant``; killed iff it fails (first failing test recorded)."""
+    env = {**os.environ, ENV: mutant}
+    cmd = [sys.executable, "-m", "pytest", "-m", "not slow", "-x", "-q", "-p", "no:cacheprovider",
+           "--hypothesis-profile=ci", "tests"]
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"killed": None, "test": "", "note": f"timed out after {timeout:g} s"}
+    failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", proc.stdout, flags=re.M)
+    return {"killed": proc.returncode != 0, "test": failed[0] if failed else "", "rc": proc.returncode}
+
+
+def kill_matrix(baseline: dict, results: dict, mutants: list[Mutant], kinds: dict | None = None) -> dict:
+    """Per mutant: the claims run, the killers, the equivalent claims; per claim: its kill count."""
+    per_mutant, per_claim = {}, {}
+    for m in mutants:
+        cells, killers, equivalent = {}, [], {}
+        for cid, res in results.get(m.name, {}).items():
+            base = baseline.get(cid)
+            killed = base is not None and res["verdict"] != base
+            reason = m.equivalent_for(cid)
+            cells[cid] = {"verdict": res["verdict"], "baseline": base, "killed": killed,
+                          "equivalent": reason}
+            if reason:
+                equivalent[cid] = reason
+            if killed:
+                killers.append(cid)
+                per_claim[cid] = per_claim.get(cid, 0) + 1
+            else:
+                per_claim.setdefault(cid, 0)
+        rate_killers = [c for c in killers if (kinds or {}).get(c) in ("S", "B")]
+        per_mutant[m.name] = {"papers": list(m.papers), "mechanism": m.mechanism, "description": m.description,
+                              "killers": killers, "rate_or_bound_killers": rate_killers,
+                              "equivalent": equivalent, "equivalent_everywhere": m.equivalent.get("*", ""),
+                              "survives": not killers and not m.equivalent.get("*"), "cells": cells}
+    return {"mutants": per_mutant, "claims": per_claim}
+
+
+def _store(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(path, json.dumps(data, indent=1))
+
+
+def run_mutants(mutant_names=None, claim_ids=None, *, tier: str = "quick", backend: str = "torch",
+                jobs: int = 1, out="results", progress: bool = True, pytest: bool = False) -> dict:
+    """Run the kill matrix (see the module docstring) and write ``mutants.json`` and the reports."""
+    check_choice("tier", tier, TIERS)
+    check_choice("backend", backend, BACKENDS)
+    jobs = check_int("jobs", jobs, low=1)
+    mutants = [get(n) for n in (mutant_names or list(MUTANTS))]
+    chosen = resolve_ids(claim_ids) if claim_ids else None
+    from .registry import all_claims
+
+    every = all_claims()
+    pool_claims = chosen if chosen is not None else every
+    plan = {m.name: [c.id for c in claims_for(m, pool_claims)] for m in mutants}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    settings = dict(tier=tier, backend=backend, device="cpu", out=str(out))
+    version = source_version()
+    store = out / "mutants" / "outcomes"
+
+    def path_of(mutant, cid):
+        tag = "baseline" if mutant is None else mutant.replace("/", "_")
+        return store / f"{tier}-{backend}-{tag}-{cid}.json"
+
+    tasks = sorted({(None, cid) for ids in plan.values() for cid in ids}, key=lambda t: t[1])
+    tasks += [(m, cid) for m, ids in plan.items() for cid in ids]
+    done: dict = {}
+    todo = []
+    for mutant, cid in tasks:
+        p = path_of(mutant, cid)
+        try:
+            rec = json.loads(p.read_text())
+            if rec.get("version") == version:
+                done[(mutant, cid)] = rec
+                continue
+        except (OSError, ValueError):
+            pass
+        todo.append((mutant, cid))
+    cost = {c.id: c.cost for c in every}
+    todo.sort(key=lambda t: -cost.get(t[1], 1.0))
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc="mutants x claims", unit="run")
+
+    def finish(task, res):
+        rec = {**res, "version": version, "mutant": task[0], "claim": task[1]}
+        _store(path_of(*task), rec)
+        done[task] = rec
+        if bar is not None:
+            bar.set_postfix_str(f"{task[0] or 'baseline'} {task[1]}")
+            bar.update(1)
+
+    try:
+        if jobs == 1:
+            for task in todo:
+                finish(task, _run_one(task[1], settings, task[0]))
+        else:
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+                futs = {pool.submit(_run_one, cid, settings, m): (m, cid) for m, cid in todo}
+                for f in as_completed(futs):
+                    finish(futs[f], f.result())
+    finally:
+        if bar is not None:
+            bar.close()
+
+    baseline = {cid: rec["verdict"] for (m, cid), rec in done.items() if m is None}
+    results = {m.name: {cid: done[(m.name, cid)] for cid in plan[m.name]} for m in mutants}
+    matrix = kill_matrix(baseline, results, mutants, {c.id: c.kind for c in every})
+    if pytest:
+        for m in mutants:
+            matrix["mutants"][m.name]["pytest"] = _pytest_kills(m.name)
+    doc = {"tier": tier, "backend": backend, "version": version, "baseline": baseline, **matrix}
+    _atomic_write(out / "mutants.json", json.dumps(doc, indent=1))
+    from .report import write_mutant_reports
+
+    write_mutant_reports(out, doc)
+    return doc

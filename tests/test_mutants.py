@@ -1,0 +1,129 @@
+"""The mutant catalogue: every mutant changes what it claims to change, on both backends, and nothing after.
+
+For each mutant and each algorithm it touches (one parity case of ``tests/test_torch_parity.py``
+per algorithm): under the mutant the NumPy reference's iterates differ from the unmutated ones,
+the engine still replays the mutated reference to 1e-10 (so both backends carry the same
+defect), and on exit the reference is bit-identical to the unmutated run again.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import algorithms
+from algorithms.torch.replay import record_draws
+from checks.mutants import MUTANTS, applied, get
+from checks.mutation import kill_matrix
+from test_torch_parity import CASES, ITERS, SEEDS, assert_same
+
+#: a case per (mutant, algorithm): the first parity case of the algorithm whose setting exercises the mechanism
+_NEEDS = {
+    "topk-k-minus-1": lambda case: isinstance(case[3], __import__("eftheory.compressors").compressors.TopK),
+    "momentum-ema": lambda case: case[4].get("mu", 0.0) > 0,
+    "schedule-shifted": lambda case: case[4].get("momentum") is not None,
+    "local-error-dropped": lambda case: True,
+}
+
+
+#: option overrides where the parity case's setting makes the mechanism invisible (beta = 1/2 weighs both alike)
+_KW = {"smm-convention-swapped": {"momentum": 0.2}}
+
+
+def _cases_of(m):
+    out, seen = [], set()
+    for case in CASES:
+        name = case[1]
+        if name in seen or not m.touches(name, getattr(case[3], "name", None)):
+            continue
+        if m.name in _NEEDS and not _NEEDS[m.name](case):
+            continue
+        if m.compressors is not None and not any(k in repr(case[3]).lower() for k in m.compressors):
+            continue
+        seen.add(name)
+        out.append((*case[:4], {**case[4], **_KW.get(m.name, {})}))
+    return out
+
+
+def _reference(case):
+    _, name, make, C, kw = case
+    problem = make()
+    x0 = np.linspace(-0.8, 1.1, problem.dim)
+    return [algorithms.run(name, problem, C, x0, ITERS, seed=s, **kw) for s in SEEDS]
+
+
+@pytest.mark.parametrize("mutant", [m.name for m in MUTANTS.values() if m.algorithms != ()])
+def test_mutant_changes_both_backends_alike_and_is_undone(mutant):
+    changed = []
+    for case in _cases_of(get(mutant)):
+        before = _reference(case)
+        with applied(mutant):
+            mutated = _reference(case)
+            _, name, make, C, kw = case
+            problem = make()
+            x0 = np.linspace(-0.8, 1.1, problem.dim)
+            draws, refs = record_draws(name, problem, C, x0, ITERS, seeds=SEEDS, **kw)
+            eng = algorithms.run(name, problem, C, x0, ITERS, backend="torch", seeds=len(SEEDS), draws=draws, **kw)
+            assert_same(refs, eng, where=f"{mutant} on {case[0]}: ")
+        if any(not np.array_equal(a.x, b.x) for a, b in zip(before, mutated)):
+            changed.append(name)
+        after = _reference(case)
+        for a, b in zip(before, after):
+            np.testing.assert_array_equal(a.x, b.x)
+    assert changed, f"{mutant} changed no run of {[c[1] for c in _cases_of(get(mutant))]}"
+    UNCHANGED.update({(mutant, c[1]) for c in _cases_of(get(mutant)) if c[1] not in changed})
+
+
+#: (mutant, algorithm) pairs a mutant leaves unchanged in its parity case (filled by the test above)
+UNCHANGED: set = set()
+
+
+def test_mean_without_1_over_n_is_equivalent_for_normalized_methods_started_at_zero():
+    """g^k = sum_i g_i^k = n * (the true mirror) when every g_i starts at 0: the normalized step cannot see it."""
+    case = next(c for c in CASES if c[0] == "ef21-sgdm-norm-randk-q4")
+    before = _reference(case)
+    with applied("mean-without-1/n"):
+        mutated = _reference(case)
+    for a, b in zip(before, mutated):
+        np.testing.assert_allclose(a.x, b.x, rtol=1e-12, atol=1e-12)
+    gradient_init = (case[0], case[1], case[2], case[3], {**case[4], "init": "gradient"})
+    before = _reference(gradient_init)
+    with applied("mean-without-1/n"):
+        mutated = _reference(gradient_init)
+    assert not np.allclose(before[0].x, mutated[0].x)
+
+
+def test_every_mutant_with_algorithms_has_a_case():
+    for m in MUTANTS.values():
+        if m.algorithms != ():
+            assert _cases_of(m), m.name
+
+
+def test_randk_scale_mutant_breaks_unbiasedness():
+    from eftheory.compressors import ScaledRandK, enumerate_randk_moments
+
+    v = np.array([1.0, -2.0, 3.0, 0.5])
+    C = ScaledRandK(1)
+    np.testing.assert_allclose(enumerate_randk_moments(C, v)["mean"][0], v)
+    with applied("randk-scale-inverted"):
+        assert not np.allclose(enumerate_randk_moments(C, v)["mean"][0], v)
+    np.testing.assert_allclose(enumerate_randk_moments(C, v)["mean"][0], v)
+
+
+def test_unknown_mutant_is_rejected():
+    with pytest.raises(ValueError, match="mutant must be one of"):
+        get("no-such-mutant")
+
+
+def test_kill_matrix_counts_differing_verdicts():
+    ms = [get("polyak-swapped"), get("rhm-q-flipped")]
+    base = {"S000-T1": "PASS", "S001-T2": "PASS", "S000-RED": "PASS"}
+    res = {"polyak-swapped": {"S000-T1": {"verdict": "FAIL"}, "S001-T2": {"verdict": "PASS"},
+                              "S000-RED": {"verdict": "FAIL"}},
+           "rhm-q-flipped": {"S000-T1": {"verdict": "PASS"}}}
+    km = kill_matrix(base, res, ms, {"S000-T1": "S", "S001-T2": "S", "S000-RED": "I"})
+    assert km["mutants"]["polyak-swapped"]["killers"] == ["S000-T1", "S000-RED"]
+    assert km["mutants"]["polyak-swapped"]["rate_or_bound_killers"] == ["S000-T1"]
+    assert not km["mutants"]["polyak-swapped"]["survives"]
+    assert km["mutants"]["rhm-q-flipped"]["killers"] == [] and not km["mutants"]["rhm-q-flipped"]["survives"]
+    assert km["claims"] == {"S000-T1": 1, "S001-T2": 0, "S000-RED": 1}
