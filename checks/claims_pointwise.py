@@ -68,6 +68,21 @@ def _merge(figs: dict) -> dict:
             "parts": figs}
 
 
+def step_length_figures(res) -> dict:
+    """The hypothesis of the normalized descent lemmas along a run: ||x^{k+1} - x^k|| = gamma_k at every step
+    (both inequalities, relative tolerance :data:`TOL`)."""
+    step = np.linalg.norm(np.diff(np.asarray(res.x, dtype=np.float64), axis=0), axis=1)
+    gamma = np.asarray(res.stepsize, dtype=np.float64)[: step.size]
+    up, down = ineq_figures(step, gamma), ineq_figures(gamma, step)
+    return {"holds": up["holds"] and down["holds"], "entries": up["entries"],
+            "max |step/gamma - 1|": float(np.max(np.abs(step / gamma - 1.0)))}
+
+
+def _hypothesis(figs: dict) -> dict:
+    return {"holds": all(f["holds"] for f in figs.values()),
+            "max |step/gamma - 1|": max(f["max |step/gamma - 1|"] for f in figs.values())}
+
+
 RULE_P = "PASS iff lhs <= rhs at every sampled point/step (relative tolerance 1e-9); reports min slack and max lhs/rhs"
 
 
@@ -325,18 +340,22 @@ def _s004_l4(ctx):
 
     t0 = time.perf_counter()
     runs = _norm_runs(ctx)
-    figs, cfigs = {}, {}
+    figs, cfigs, hyp = {}, {}, {}
     for label, prob, alpha, res, tag in runs:
         q = normalized_descent(res, prob)
         figs[f"{label}, {tag}"] = ineq_figures(q.lhs, q.rhs)
+        hyp[f"{label}, {tag}"] = step_length_figures(res)
         if label.startswith("polynomial"):
             c = normalized_descent(res, prob, L1=0.0)
             cfigs[f"{label}, {tag}"] = ineq_figures(c.lhs, c.rhs)
     m, cm = _merge(figs), _merge(cfigs)
     ctl = control("L1 = 0", "the same inequality with the generalized-smoothness term dropped (L1 = 0) on the "
                   "polynomial runs", cm["holds"], {"min_slack": cm["min_slack"], "max_ratio": cm["max_ratio"]})
-    return finish("S004-L4", t0, m["holds"], {"min_slack": m["min_slack"], "max_ratio": m["max_ratio"],
-                                              "steps": sum(f["entries"] for f in figs.values())},
+    h = _hypothesis(hyp)
+    return finish("S004-L4", t0, m["holds"] and h["holds"],
+                  {"min_slack": m["min_slack"], "max_ratio": m["max_ratio"],
+                   "steps": sum(f["entries"] for f in figs.values()),
+                   "hypothesis ||x+ - x|| = gamma_k": h["holds"], "max |step/gamma - 1|": h["max |step/gamma - 1|"]},
                   "f(x+) <= f - g||grad f|| + 2g||grad f - g|| + g^2/2 e^{gL1}(L0 + L1 mean||grad f_i||)", [ctl], RULE_P,
                   "normalized EF21, Top-1, logistic (n=20, d=10) and polynomial (d=4, L1 in {1,4,8})")
 
@@ -559,7 +578,7 @@ def _s000_l2(ctx):
 
     t0 = time.perf_counter()
     prob = _q_problem()
-    figs, cfigs = {}, {}
+    figs, cfigs, hyp = {}, {}, {}
     for name in ("ef21-sgdm-norm", "ef21-mvr-norm", "ef21-igt-norm"):
         for s in range(ctx.pick(2, 6)):
             x0 = np.asarray(prob.x_star) + 3.0 * seeded("S000-L2", s).standard_normal(prob.dim) / math.sqrt(prob.dim)
@@ -568,6 +587,7 @@ def _s000_l2(ctx):
                        momentum=polynomial(1.0, 2 / 3), seed=s, record_clients=True)
             q = descent_lsmooth(res, prob)
             figs[f"{name} {s}"] = ineq_figures(q.lhs, q.rhs)
+            hyp[f"{name} {s}"] = step_length_figures(res)
         x0 = np.asarray(prob.x_star) + 3.0 * seeded("S000-L2", "un").standard_normal(prob.dim) / math.sqrt(prob.dim)
         res = _run("ef21-sgdm", prob, TopK(2), x0, 100, stepsize=1.2, momentum=0.5, seed=0,
                    record_clients=True)
@@ -577,7 +597,10 @@ def _s000_l2(ctx):
     ctl = control("unnormalized", "EF21-SGDM without normalization (gamma = 1.2, eta = 0.5) under the same inequality",
                   cm["holds"],
                   {"min_slack": cm["min_slack"], "max_ratio": cm["max_ratio"]})
-    return finish("S000-L2", t0, m["holds"], {"min_slack": m["min_slack"], "max_ratio": m["max_ratio"]},
+    h = _hypothesis(hyp)
+    return finish("S000-L2", t0, m["holds"] and h["holds"],
+                  {"min_slack": m["min_slack"], "max_ratio": m["max_ratio"],
+                   "hypothesis ||x+ - x|| = gamma_k": h["holds"], "max |step/gamma - 1|": h["max |step/gamma - 1|"]},
                   "f(x+) <= f - g||grad f|| + 2g||grad f - g^k|| + L/2 g^2", [ctl], RULE_P,
                   "problem Q, Top-2, three momentum variants, stochastic gradients (pathwise)")
 

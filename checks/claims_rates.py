@@ -391,6 +391,11 @@ def _s002(claim_id, mu):
 
 # ----------------------------------------------------------------------------- S003
 
+def _skewed(d: int) -> dict:
+    """The separable quadratic of S003-T1/T2 with zero-mean skewed noise (where signSGD without momentum stalls)."""
+    return {"kind": "separable", "d": d, "seed": 0, "noise": "skewed"}
+
+
 def _s003_t1(ctx) -> Outcome:
     from eftheory.derivations.sign import smm_params
 
@@ -398,13 +403,14 @@ def _s003_t1(ctx) -> Outcome:
     grid = rates.log_grid(100, 10_000, 7)
     ds = [4, 16, 64, 256]
 
-    def spec(d, T, Tpar):
+    def spec(d, T, Tpar, method="smm"):
         eta, beta = smm_params(d, int(Tpar))
-        return RunSpec("smm", {"kind": "separable", "d": d, "seed": 0}, None, {"rule": "sphere", "scale": 2.0, "seed": 0},
-                       int(T), ("const", eta), ("const", beta), {}, extract="mean", curve="l1",
-                       label=f"smm d={d} T={T} params at T={Tpar}")
+        return RunSpec(method, _skewed(d), None, {"rule": "sphere", "scale": 2.0, "seed": 0},
+                       int(T), ("const", eta), ("const", beta) if method == "smm" else None, {}, extract="mean",
+                       curve="l1", label=f"{method} d={d} T={T} params at T={Tpar}")
 
-    specs = [spec(d, T, T) for d in ds for T in grid] + [spec(d, T, grid[0]) for d in ds for T in grid]
+    specs = ([spec(d, T, T) for d in ds for T in grid] + [spec(d, T, grid[0]) for d in ds for T in grid]
+             + [spec(d, T, T, "signsgd") for d in ds for T in grid])
     arrs = ctx.runs(specs, S, desc="S003-T1")
     m = len(grid)
     measured, verdicts, outs, plots = {}, [], [], []
@@ -412,12 +418,15 @@ def _s003_t1(ctx) -> Outcome:
     for i, d in enumerate(ds):
         Y = np.stack([a["mean"] for a in arrs[i * m:(i + 1) * m]], axis=1)
         Yc = np.stack([a["mean"] for a in arrs[len(ds) * m + i * m: len(ds) * m + (i + 1) * m]], axis=1)
+        Ys = np.stack([a["mean"] for a in arrs[2 * len(ds) * m + i * m: 2 * len(ds) * m + (i + 1) * m]], axis=1)
         last.append(Y[:, -1])
         res = rates.rate_rule(grid, rates.mean_stat(Y), S, 0.25, TOL_WINDOW)
         rc = rates.rate_rule(grid, rates.mean_stat(Yc), S, 0.25, TOL_WINDOW)
+        rs = rates.rate_rule(grid, rates.mean_stat(Ys), S, 0.25, TOL_WINDOW)
         verdicts.append(res.verdict)
         measured.update({f"d={d}: {k}": v for k, v in _rule_measured(res).items()})
         outs.append(_control(f"d={d} constant", f"d={d}: beta, eta fixed at their T_min values", rc))
+        outs.append(_control(f"d={d} signSGD", f"d={d}: signSGD (no momentum), the same eta", rs))
         if d == 16:
             plots = _fixed_plot(ctx, "S003-T1", grid, rates.mean_stat(Y), S, res.fits["all"], 0.25,
                                 "A_1 (d = 16)", controls=[("beta, eta constant", rates.mean_stat(Yc))],
@@ -429,8 +438,10 @@ def _s003_t1(ctx) -> Outcome:
     return Outcome("S003-T1", rates.combine_verdicts(verdicts), measured=measured,
                    stated={"exponent": 0.25, "d_exponent": 0.5}, controls=outs, plots=plots,
                    rule=f"A_1 slope in T <= -1/4 + {TOL_WINDOW} (grid and upper half) for every d; d-exponent in [0.4, 0.6]",
-                   notes="separable quadratic, h in [0.5, 2], ||x_1|| = 2, Gaussian noise of total variance 1, "
-                         "beta = T^-1/2, eta = d^-1/2 T^-3/4, a separate run per T")
+                   notes="separable quadratic, h in [0.5, 2], ||x_1|| = 2, zero-mean skewed noise of total variance 1 "
+                         "(+3 sigma_j w.p. 0.1, -sigma_j/3 otherwise: sign(g + xi) is biased, so plain signSGD "
+                         "stalls; the mechanism credited is the momentum), beta = T^-1/2, eta = d^-1/2 T^-3/4, "
+                         "a separate run per T")
 
 
 def _s003_t2(ctx) -> Outcome:
@@ -439,7 +450,7 @@ def _s003_t2(ctx) -> Outcome:
     S = _n_seeds(ctx)
     d = 16
     grid = rates.log_grid(100, 10_000, 7)
-    prob = {"kind": "separable", "d": d, "seed": 0}
+    prob = _skewed(d)
     x0 = {"rule": "sphere", "scale": 2.0, "seed": 0}
     P = build_problem(prob)
     x1 = _x0(RunSpec("smm", prob, None, x0, 1, ("const", 1.0), ("const", 1.0), {}), P, 0)
@@ -453,12 +464,19 @@ def _s003_t2(ctx) -> Outcome:
         return RunSpec("smm", prob, None, x0, int(T), ("const", eta), ("const", beta), {}, extract="mean",
                        curve="l1", label=f"smm linf T={T} params at T={Tpar}")
 
-    arrs = ctx.runs([spec(T, T) for T in grid] + [spec(T, grid[0]) for T in grid], S, desc="S003-T2")
+    def sign_spec(T):
+        return RunSpec("signsgd", prob, None, x0, int(T), ("const", params(T)[0]), None, {}, extract="mean",
+                       curve="l1", label=f"signsgd linf T={T}")
+
+    arrs = ctx.runs([spec(T, T) for T in grid] + [spec(T, grid[0]) for T in grid] + [sign_spec(T) for T in grid],
+                    S, desc="S003-T2")
     m = len(grid)
     Y = np.stack([a["mean"] for a in arrs[:m]], axis=1)
-    Yc = np.stack([a["mean"] for a in arrs[m:]], axis=1)
+    Yc = np.stack([a["mean"] for a in arrs[m:2 * m]], axis=1)
+    Ys = np.stack([a["mean"] for a in arrs[2 * m:]], axis=1)
     res = rates.rate_rule(grid, rates.mean_stat(Y), S, 0.25, TOL_WINDOW)
     rc = rates.rate_rule(grid, rates.mean_stat(Yc), S, 0.25, TOL_WINDOW)
+    rs = rates.rate_rule(grid, rates.mean_stat(Ys), S, 0.25, TOL_WINDOW)
     sigma_1 = float(np.sum(P.sigma_vec))
     bound = np.array([smm_linf_bound(Delta, P.L_inf, sigma_1, int(T), *params(T)) for T in grid])
     mean, se = Y.mean(axis=0), Y.std(axis=0, ddof=1) / math.sqrt(S)
@@ -471,11 +489,12 @@ def _s003_t2(ctx) -> Outcome:
     return Outcome("S003-T2", rates.combine_verdicts([res.verdict, b_verdict]), measured=measured,
                    stated={"exponent": 0.25, "bound": "Delta/(eta T) + L_inf eta/2 + 2||sigma||_1 sqrt(beta) "
                                                       "+ 2||sigma||_1/(beta T) + 2 L_inf eta/beta"},
-                   controls=[_control("constant", "beta, eta fixed at their T_min values", rc)], plots=plots,
+                   controls=[_control("constant", "beta, eta fixed at their T_min values", rc),
+                             _control("signSGD", "signSGD (no momentum) with the same eta", rs)], plots=plots,
                    rule=f"A_1 slope in T <= -1/4 + {TOL_WINDOW} (grid and upper half) and A_1 <= the reconstructed "
                         "bound at every T (seed mean +- 3 standard errors)",
                    notes="separable quadratic d = 16 (separable smooth, so l_inf-smooth with L_inf = ||h||_1 by "
-                         "Lemma 1; per-coordinate noise sigma_j = 1/sqrt(d)), ||x_1|| = 2, a separate run per T")
+                         "Lemma 1; zero-mean skewed noise, sigma_j = 1/sqrt(d)), ||x_1|| = 2, a separate run per T")
 
 
 def _s003_t5(ctx) -> Outcome:

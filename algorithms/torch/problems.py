@@ -483,7 +483,7 @@ class DiagonalOracle(BatchedOracle):
         if hasattr(p, "noise_half_width"):
             self.law, self.scale = "uniform", float(p.noise_half_width)
         else:
-            self.law, self.scale = "normal", float(p.noise_std) / float(np.sqrt(self.d))
+            self.law, self.scale = getattr(p, "noise", "normal"), float(p.noise_std) / float(np.sqrt(self.d))
 
     #: sample / grad / grad_and_exact accept ``out`` tensors (S, n, d) to write into
     writes_out = True
@@ -495,6 +495,13 @@ class DiagonalOracle(BatchedOracle):
             # (2u - 1) * scale: u - 1/2 and 2 * scale are exact, so (u - 1/2) * (2 scale) is the
             # same real number, rounded once -- the same value in one pass fewer
             return u.sub_(0.5).mul_(2.0 * self.scale)
+        if self.law == "skewed":
+            from eftheory.problems.sign import SKEW_HIGH, SKEW_LOW, SKEW_P
+
+            u = torch.rand(shape, generator=generator, device=self.device, dtype=self.dtype)
+            hi = torch.full((), SKEW_HIGH * self.scale, device=self.device, dtype=self.dtype)
+            lo = torch.full((), SKEW_LOW * self.scale, device=self.device, dtype=self.dtype)
+            return torch.where(u < SKEW_P, hi, lo, out=out) if out is not None else torch.where(u < SKEW_P, hi, lo)
         z = torch.randn(shape, generator=generator, device=self.device, dtype=self.dtype, out=out)
         return z.mul_(self.scale)
 

@@ -38,11 +38,17 @@ import math
 
 import numpy as np
 
-from eftheory.validation import check_int, check_real
+from eftheory.validation import check_choice, check_int, check_real
 
 from ._common import as_direction, as_point, check_client
 
-__all__ = ["SeparableQuadratic", "HeterogeneousSignProblem"]
+__all__ = ["SeparableQuadratic", "HeterogeneousSignProblem", "NOISE_LAWS"]
+
+#: noise laws of :class:`SeparableQuadratic`: Gaussian, or a zero-mean two-point law with skew
+NOISE_LAWS = ("normal", "skewed")
+#: the skewed law per coordinate, in units of sigma_j: +3 with probability 0.1, -1/3 otherwise
+#: (mean 0.1*3 - 0.9/3 = 0, variance 0.1*9 + 0.9/9 = 1)
+SKEW_P, SKEW_HIGH, SKEW_LOW = 0.1, 3.0, -1.0 / 3.0
 
 
 def _curvatures(h, d: int, rng: np.random.Generator) -> np.ndarray:
@@ -78,7 +84,7 @@ class _DiagonalQuadratic:
 
 
 class SeparableQuadratic(_DiagonalQuadratic):
-    r"""Separable quadratic with additive Gaussian gradient noise of total variance ``noise_std**2``.
+    r"""Separable quadratic with additive gradient noise (Gaussian or skewed) of total variance ``noise_std**2``.
 
     Attributes: ``dim`` = d, ``n_clients`` = 1, ``h`` (d,) curvatures (default
     :math:`U[0.5,2]^d` from ``default_rng(seed)``), ``noise_std`` (s), ``L`` (= max h),
@@ -90,6 +96,8 @@ class SeparableQuadratic(_DiagonalQuadratic):
     Args:
         d: dimension ≥ 1. h: curvatures (d,), each > 0 (default random in [0.5, 2]).
         noise_std: s ≥ 0 (default 1: total variance 1). seed: seed of the curvature draw.
+        noise: ``"normal"`` (default) or ``"skewed"`` (the zero-mean two-point law of :meth:`sample`,
+            where plain signSGD stalls: its sign step has a nonzero mean at the minimiser).
 
     Example:
         >>> p = SeparableQuadratic(4, seed=0)
@@ -99,8 +107,9 @@ class SeparableQuadratic(_DiagonalQuadratic):
 
     n_clients = 1
 
-    def __init__(self, d: int, h=None, noise_std: float = 1.0, seed: int = 0):
+    def __init__(self, d: int, h=None, noise_std: float = 1.0, seed: int = 0, noise: str = "normal"):
         self.dim = check_int("d", d, low=1)
+        self.noise = check_choice("noise", noise, NOISE_LAWS)
         self.h = _curvatures(h, self.dim, np.random.default_rng(seed))
         self.noise_std = check_real("noise_std", noise_std, low=0.0)
         self.L = float(self.h.max())
@@ -124,9 +133,14 @@ class SeparableQuadratic(_DiagonalQuadratic):
         return z
 
     def sample(self, i: int, rng: np.random.Generator) -> np.ndarray:
-        """ξ = ``rng.standard_normal(d) * noise_std / sqrt(d)``."""
+        """ξ = ``rng.standard_normal(d) * noise_std / sqrt(d)`` (``noise="normal"``) or, for
+        ``noise="skewed"``, ``where(rng.random(d) < 0.1, 3, -1/3) * noise_std / sqrt(d)``: zero mean,
+        the same variance, median -1/3 (per coordinate), so ``sign(g + ξ)`` is biased where g is small."""
         check_client(i, 1)
-        return rng.standard_normal(self.dim) * (self.noise_std / math.sqrt(self.dim))
+        scale = self.noise_std / math.sqrt(self.dim)
+        if self.noise == "skewed":
+            return np.where(rng.random(self.dim) < SKEW_P, SKEW_HIGH, SKEW_LOW) * scale
+        return rng.standard_normal(self.dim) * scale
 
     def f_i(self, i: int, x, xi=None) -> float:
         check_client(i, 1)
@@ -154,7 +168,8 @@ class SeparableQuadratic(_DiagonalQuadratic):
         return 0.0
 
     def __repr__(self) -> str:
-        return f"SeparableQuadratic(d={self.dim}, noise_std={self.noise_std:g})"
+        law = "" if self.noise == "normal" else f", noise={self.noise!r}"
+        return f"SeparableQuadratic(d={self.dim}, noise_std={self.noise_std:g}{law})"
 
 
 class HeterogeneousSignProblem(_DiagonalQuadratic):
