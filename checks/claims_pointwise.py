@@ -78,6 +78,23 @@ def step_length_figures(res) -> dict:
             "max |step/gamma - 1|": float(np.max(np.abs(step / gamma - 1.0)))}
 
 
+def message_figures(res, compressor) -> dict:
+    """The hypothesis of the error-feedback lemmas along a run (recorded with ``record_clients=True``):
+    g_i^k = g_i^{k-1} + C(v_i^k - g_i^{k-1}) at every step k >= 1, for a deterministic compressor, to a
+    relative :data:`TOL`."""
+    G = np.asarray(res.diagnostics["g_i"], dtype=np.float64)
+    V = np.asarray(res.diagnostics["v_i"], dtype=np.float64)
+    pred = np.asarray(compressor(V[1:] - G[:-1]), dtype=np.float64)
+    gap = float(np.max(np.abs(G[1:] - G[:-1] - pred))) if pred.size else 0.0
+    scale = 1.0 + float(np.max(np.abs(pred))) if pred.size else 1.0
+    return {"holds": gap <= TOL * scale, "max |g_i+ - g_i - C(v_i+ - g_i)|": gap}
+
+
+def _messages(figs: dict) -> dict:
+    key = "max |g_i+ - g_i - C(v_i+ - g_i)|"
+    return {"holds": all(f["holds"] for f in figs.values()), key: max(f[key] for f in figs.values())}
+
+
 def _hypothesis(figs: dict) -> dict:
     return {"holds": all(f["holds"] for f in figs.values()),
             "max |step/gamma - 1|": max(f["max |step/gamma - 1|"] for f in figs.values())}
@@ -418,16 +435,19 @@ def _s004_l6(ctx):
     from eftheory.lyapunov import error_recursion
 
     t0 = time.perf_counter()
-    figs, cfigs = {}, {}
+    figs, cfigs, msgs = {}, {}, {}
     for label, prob, alpha, res, tag in _norm_runs(ctx):
         q = error_recursion(res, prob, alpha)
         figs[f"{label}, {tag}"] = ineq_figures(q.lhs, q.rhs)
+        msgs[f"{label}, {tag}"] = message_figures(res, TopK(1))
         c = error_recursion(_mutated_memory(res, prob, TopK(1)), prob, alpha)
         cfigs[f"{label}, {tag}"] = ineq_figures(c.lhs, c.rhs)
     m, cm = _merge(figs), _merge(cfigs)
     ctl = control("dropped error buffer", "memories g_i^k = C(grad f_i(x^k)) (no error feedback) on the same "
                   "trajectories", cm["holds"], {"min_slack": cm["min_slack"], "max_ratio": cm["max_ratio"]})
-    return finish("S004-L6", t0, m["holds"], {"min_slack": m["min_slack"], "max_ratio": m["max_ratio"]},
+    h = _messages(msgs)
+    return finish("S004-L6", t0, m["holds"] and h["holds"],
+                  {"min_slack": m["min_slack"], "max_ratio": m["max_ratio"], "hypothesis g_i+ = g_i + C(.)": h},
                   "||grad f_i(x+) - g_i+|| <= s||grad f_i - g_i|| + s e^{L1 g} g (L0 + L1||grad f_i||), s = sqrt(1-alpha)",
                   [ctl], RULE_P, "pathwise with Top-1 and exact gradients")
 
@@ -612,19 +632,22 @@ def _s000_l3(ctx):
 
     t0 = time.perf_counter()
     prob = _q_problem()
-    figs, cfigs = {}, {}
+    figs, cfigs, msgs = {}, {}, {}
     for name in ("ef21-sgdm-norm", "ef21-mvr-norm", "ef21-hm-norm", "ef21-rhm-norm", "ef21-igt-norm"):
         x0 = np.asarray(prob.x_star) + 3.0 * seeded("S000-L3", name).standard_normal(prob.dim) / math.sqrt(prob.dim)
         res = _run(name, prob, TopK(2), x0, ctx.pick(150, 800), stepsize=polynomial(1.0, 2 / 3),
                    momentum=polynomial(1.0, 2 / 3), seed=1, record_clients=True)
         q = memory_contraction(res, TopK(2).alpha(prob.dim))
         figs[name] = ineq_figures(q.lhs, q.rhs)
+        msgs[name] = message_figures(res, TopK(2))
         c = memory_contraction(res, 0.9)
         cfigs[name] = ineq_figures(c.lhs, c.rhs)
     m, cm = _merge(figs), _merge(cfigs)
     ctl = control("alpha = 0.9", "Top-2 on d = 10 (alpha = 0.2) checked with the constant of alpha = 0.9",
                   cm["holds"], {"min_slack": cm["min_slack"], "max_ratio": cm["max_ratio"]})
-    return finish("S000-L3", t0, m["holds"], {"min_slack": m["min_slack"], "max_ratio": m["max_ratio"]},
+    h = _messages(msgs)
+    return finish("S000-L3", t0, m["holds"] and h["holds"],
+                  {"min_slack": m["min_slack"], "max_ratio": m["max_ratio"], "hypothesis g_i+ = g_i + C(.)": h},
                   "||g_i+ - v_i+|| <= sqrt(1-alpha)(||g_i - v_i|| + ||v_i+ - v_i||)", [ctl], RULE_P,
                   "problem Q, Top-2, all five momentum variants (pathwise for a deterministic compressor)")
 

@@ -32,7 +32,7 @@ API_MODULES = [
     "eftheory.derivations", "eftheory.derivations.ef21", "eftheory.derivations.problems",
     "eftheory.derivations.normalized", "eftheory.derivations.sgdm", "eftheory.derivations.momentum",
     "eftheory.derivations.saef", "eftheory.derivations.sign",
-    "algorithms", "checks",
+    "algorithms", "checks", "checks.mutants", "checks.mutation",
 ]
 
 
@@ -218,6 +218,32 @@ def generate(app, config) -> None:
         write(f"claims_{paper}.inc", txt)
         write(f"algorithms_{paper}.inc", _algorithms(paper))
     write("api.inc", _api())
+    write("mutants.inc", _mutants_page(results))
+
+
+def _mutants_page(results: Path) -> str:
+    """The mutant catalogue (from :mod:`checks.mutants`) and, when ``mutants.json`` exists, its kill matrix."""
+    try:
+        from checks.mutants import MUTANTS
+    except Exception as exc:  # pragma: no cover - shown on the page
+        return f"_The mutant catalogue could not be loaded: {_cell(exc)}_\n"
+    out = ["| mutant | papers | mechanism | defect | equivalent for |", "|---|---|---|---|---|"]
+    for m in MUTANTS.values():
+        equiv = "; ".join(f"{k}: {v}" for k, v in m.equivalent.items()) or "-"
+        out.append(f"| `{m.name}` | {'/'.join(m.papers)} | {_cell(m.mechanism)} | {_cell(m.description)} | "
+                   f"{_cell(equiv)} |")
+    try:
+        doc = json.loads((results / "mutants.json").read_text())
+    except (OSError, ValueError):
+        out += ["", "```{note}\nNo kill matrix found (`mutants.json` in the results directory). Run "
+                "`eftheory mutants` and rebuild the docs to show it.\n```"]
+        return "\n".join(out) + "\n"
+    out += ["", f"## Kill matrix ({doc.get('tier')} tier, {doc.get('backend')} backend)", "",
+            "| mutant | killed by | rate / bound killers |", "|---|---|---|"]
+    for name, m in doc.get("mutants", {}).items():
+        killers = ", ".join(m.get("killers", [])) or ("equivalent" if m.get("equivalent_everywhere") else "**survives**")
+        out.append(f"| `{name}` | {_cell(killers)} | {_cell(', '.join(m.get('rate_or_bound_killers', [])) or '-')} |")
+    return "\n".join(out) + "\n"
 
 
 def setup(app):
