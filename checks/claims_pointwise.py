@@ -700,7 +700,7 @@ class _LinearProblem:
 
 
 def _homq(sigma=0.3):
-    from .simulate import HomogeneousNoisyQuadratic
+    from eftheory.problems import HomogeneousNoisyQuadratic
     return HomogeneousNoisyQuadratic(n=4, d=10, sigma=sigma, seed=0)
 
 
@@ -711,11 +711,10 @@ def _saef_runs(ctx, name, prob, C, mu, seeds, iters, stepsize=0.05, **opt):
 
 
 def _mismatch(prob, res):
-    """Exact epsilon_t of 002 (9)-(11) for an additive-noise quadratic: the noise cancels in the difference."""
+    """Exact epsilon_t of 002 (9)-(11) for an additive-noise quadratic (the noise cancels in the difference),
+    at the evaluation points the run recorded (``eval_points``: x_t for EF, x_t - e_t^(k) for SAEF)."""
     xa = np.asarray(res.diagnostics["x_aux"])[:-1]
-    E = np.asarray(res.diagnostics["client_errors"])[:-1]            # (T, n, d)
-    xs = np.asarray(res.x)[:-1]
-    y = xs[:, None, :] - (E if res.name == "saef" else 0.0)
+    y = np.asarray(res.diagnostics["eval_points"])                   # (T, n, d)
     diff = prob.h * (xa[:, None, :] - y)
     return np.mean(np.sum(diff ** 2, axis=-1), axis=1)
 

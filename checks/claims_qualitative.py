@@ -90,7 +90,7 @@ def _e_fig(ctx):
 # ----------------------------------------------------------------------------- S002-Q
 
 def _saef_q_runs(ctx, name, C, seeds, T, **opt):
-    from .simulate import HomogeneousNoisyQuadratic
+    from eftheory.problems import HomogeneousNoisyQuadratic
     prob = HomogeneousNoisyQuadratic(n=8, d=100, sigma=1.0, seed=0)
     x0 = np.asarray(prob.x_star) + 3.0 * seeded("S002-Q").standard_normal(prob.dim)
     out = [_run(name, prob, C, x0, T, stepsize=0.05, seed=s, mu=0.9, **opt) for s in range(seeds)]

@@ -536,20 +536,30 @@ def _s003_t5(ctx) -> Outcome:
     prob = {"kind": "sign-hetero", "d": d, "n": n, "seed": 0, "box": box}
 
     G = float(build_problem(prob).G)
+    own = {k: v for k, v in prob.items() if k != "box"}       # the problem's own box and its G
+    G_own = float(build_problem(own).G)
 
-    def spec(T, Tpar):
+    def spec(T, Tpar, p=prob, g=G):
         eta, beta = mvsm_v2_params(d, int(Tpar))
-        return RunSpec("mvsm-v2", prob, None, {"rule": "sphere", "scale": 2.0, "seed": 0}, int(T),
-                       ("const", eta), ("const", beta), {"G": G}, extract="mean", label=f"mvsm-v2 T={T} params at {Tpar}")
+        return RunSpec("mvsm-v2", p, None, {"rule": "sphere", "scale": 2.0, "seed": 0}, int(T),
+                       ("const", eta), ("const", beta), {"G": g}, extract="mean",
+                       label=f"mvsm-v2 T={T} params at {Tpar} G={g:.3g}")
 
-    arrs = ctx.runs([spec(T, T) for T in grid] + [spec(T, grid[0]) for T in grid], S, desc="S003-T5")
-    Y = np.stack([a["mean"] for a in arrs[:len(grid)]], axis=1)
-    Yc = np.stack([a["mean"] for a in arrs[len(grid):]], axis=1)
+    m = len(grid)
+    arrs = ctx.runs([spec(T, T) for T in grid] + [spec(T, grid[0]) for T in grid]
+                    + [spec(T, T, own, G_own) for T in grid], S, desc="S003-T5")
+    Y = np.stack([a["mean"] for a in arrs[:m]], axis=1)
+    Yc = np.stack([a["mean"] for a in arrs[m:2 * m]], axis=1)
+    Yo = np.stack([a["mean"] for a in arrs[2 * m:]], axis=1)
     res = rates.rate_rule(grid, rates.mean_stat(Y), S, 0.25, TOL_WINDOW)
     rc = rates.rate_rule(grid, rates.mean_stat(Yc), S, 0.25, TOL_WINDOW)
+    ro = rates.rate_rule(grid, rates.mean_stat(Yo), S, 0.25, TOL_WINDOW)
     plots = _fixed_plot(ctx, "S003-T5", grid, rates.mean_stat(Y), S, res.fits["all"], 0.25, "A_2",
                         controls=[("eta, beta constant", rates.mean_stat(Yc))], ylabel="A_2", xlabel="T")
-    return Outcome("S003-T5", res.verdict, measured={**_rule_measured(res), "threshold": res.threshold},
+    measured = {**_rule_measured(res), "threshold": res.threshold, "G (box 1.25, the verdict's)": G,
+                **_rule_measured(ro, prefix=f"reported: slope with the problem's own G = {G_own:.3g}"),
+                "reported: rule verdict with the problem's own G": ro.verdict}
+    return Outcome("S003-T5", res.verdict, measured=measured,
                    stated={"exponent": 0.25, "branch": "T <= d^3"},
                    controls=[_control("constant", "eta, beta fixed at their T_min values", rc)], plots=plots,
                    rule=res.rule,

@@ -36,12 +36,29 @@ from .simulate import ROOT
 __all__ = ["run_mutants", "kill_matrix", "claims_for", "source_version"]
 
 
-def source_version() -> str:
-    """A hash of every source file of the three packages: a stored outcome is reused only for the same code."""
+#: the parts of ``checks`` every claim runs through (the claim's own modules are added per claim)
+_CHECK_CORE = ("checks/mutants.py", "checks/runner.py", "checks/context.py", "checks/simulate.py",
+               "checks/claim.py", "checks/catalog.py", "checks/cache.py")
+
+
+def source_version(claim: Claim | None = None) -> str:
+    """A hash of the sources an outcome depends on: ``algorithms/``, ``eftheory/``, the core of ``checks/``
+    and the claim's own modules (``Claim.sources``, with the modules they import from). A stored outcome is
+    reused only for the same code."""
+    files = set()
+    for pkg in ("algorithms", "eftheory"):
+        files.update(str(p.relative_to(ROOT)) for p in (ROOT / pkg).rglob("*.py"))
+    files.update(_CHECK_CORE)
+    if claim is None:
+        files.update(str(p.relative_to(ROOT)) for p in (ROOT / "checks").glob("*.py"))
+    else:
+        files.update(claim.sources)
+        files.update(("checks/claims_pointwise.py",))      # the shared verdict helpers of the P/I/B modules
     h = hashlib.sha256()
-    for pkg in ("algorithms", "eftheory", "checks"):
-        for p in sorted((ROOT / pkg).rglob("*.py")):
-            h.update(str(p.relative_to(ROOT)).encode())
+    for rel in sorted(files):
+        p = ROOT / rel
+        h.update(rel.encode())
+        if p.exists():
             h.update(p.read_bytes())
     return h.hexdigest()[:16]
 
@@ -124,6 +141,8 @@ def run_mutants(mutant_names=None, claim_ids=None, *, tier: str = "quick", backe
     out.mkdir(parents=True, exist_ok=True)
     settings = dict(tier=tier, backend=backend, device="cpu", out=str(out))
     version = source_version()
+    by_id = {c.id: c for c in every}
+    versions = {cid: source_version(by_id[cid]) for ids in plan.values() for cid in ids}
     store = out / "mutants" / "outcomes"
 
     def path_of(mutant, cid):
@@ -138,7 +157,7 @@ def run_mutants(mutant_names=None, claim_ids=None, *, tier: str = "quick", backe
         p = path_of(mutant, cid)
         try:
             rec = json.loads(p.read_text())
-            if rec.get("version") == version:
+            if rec.get("version") == versions[cid]:
                 done[(mutant, cid)] = rec
                 continue
         except (OSError, ValueError):
@@ -152,7 +171,7 @@ def run_mutants(mutant_names=None, claim_ids=None, *, tier: str = "quick", backe
         bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc="mutants x claims", unit="run")
 
     def finish(task, res):
-        rec = {**res, "version": version, "mutant": task[0], "claim": task[1]}
+        rec = {**res, "version": versions[task[1]], "mutant": task[0], "claim": task[1]}
         _store(path_of(*task), rec)
         done[task] = rec
         if bar is not None:

@@ -38,6 +38,26 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+#: a bound more than this many times above the measurement is labelled *loose* in the reports
+LOOSE = 100.0
+
+
+def bound_over_measured(measured: dict):
+    """The smallest bound/measured ratio a B claim reports (keys ``min_bound_over_measured`` or
+    ``bound / measured ...``), or None."""
+    vals = [v for k, v in (measured or {}).items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+            and (k == "min_bound_over_measured" or k.startswith("bound / measured"))]
+    return float(min(vals)) if vals else None
+
+
+def _tightness(r: dict) -> str:
+    b = r.get("bound_over_measured")
+    if b is None:
+        return ""
+    return f"bound/measured {b:.3g}" + (" (loose: > 100x)" if r.get("loose") else "") + "; "
+
+
 def ledger(claims: list[Claim], outcomes: list[Outcome], settings: dict, module_errors: dict | None = None) -> dict:
     import eftheory
 
@@ -49,6 +69,8 @@ def ledger(claims: list[Claim], outcomes: list[Outcome], settings: dict, module_
                   "reconstructed": c.reconstructed, "rule": o.rule or c.rule,
                   "stated": o.stated if o.stated is not None else c.stated})
         d["plots"] = [os.path.relpath(p, settings.get("out", ".")) for p in o.plots]
+        d["bound_over_measured"] = bound_over_measured(d["measured"]) if c.kind == "B" else None
+        d["loose"] = d["bound_over_measured"] is not None and d["bound_over_measured"] > LOOSE
         rows.append(d)
     counts = Counter(o.verdict for o in outcomes)
     return _clean({"version": eftheory.__version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -99,7 +121,7 @@ def write_reports(out, claims, outcomes, *, settings: dict, module_errors: dict 
     for r in led["claims"]:
         rid = r["id"] + (" [R]" if r["reconstructed"] else "")
         plot = next((p for p in r["plots"] if p.endswith(".png")), "")
-        meas = format_measured(r["measured"]) or r["notes"]
+        meas = _tightness(r) + (format_measured(r["measured"]) or r["notes"])
         cells = [rid, r["paper"], r["kind"], r["statement"], _stated(r["stated"]), meas, r["verdict"],
                  _controls_cell(r), f"[plot]({plot})" if plot else "-"]
         md.append("| " + " | ".join(str(c).replace("|", "/").replace("\n", " ") for c in cells) + " |")
@@ -120,7 +142,7 @@ def write_reports(out, claims, outcomes, *, settings: dict, module_errors: dict 
         rows.append(
             f"<tr style='background:{colors.get(r['verdict'], '#fff')}'><td>{rid}</td><td>{e(r['paper'])}</td>"
             f"<td>{e(r['kind'])}</td><td>{e(r['statement'])}</td><td>{e(_stated(r['stated']))}</td>"
-            f"<td>{e(format_measured(r['measured']) or r['notes'])}</td><td><b>{e(r['verdict'])}</b></td>"
+            f"<td>{e(_tightness(r) + (format_measured(r['measured']) or r['notes']))}</td><td><b>{e(r['verdict'])}</b></td>"
             f"<td>{e(_controls_cell(r))}</td><td>{f'<a href={chr(34)}{e(plot)}{chr(34)}>plot</a>' if plot else '-'}</td></tr>")
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>eftheory claims ledger</title>
 <style>body{{font-family:sans-serif;font-size:13px}} table{{border-collapse:collapse}}

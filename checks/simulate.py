@@ -71,6 +71,7 @@ def _problem(key: str):
         from eftheory.problems.sign import HeterogeneousSignProblem
         return HeterogeneousSignProblem(**spec)
     if kind == "homogeneous":
+        from eftheory.problems.quadratic import HomogeneousNoisyQuadratic
         return HomogeneousNoisyQuadratic(**spec)
     raise ValueError(f"problem kind must be one of Q, Q4, logistic, polynomial, separable, sign-hetero, "
                      f"homogeneous; got {kind!r}")
@@ -94,54 +95,6 @@ def build_compressor(spec):
     if name == "identity":
         return compressors.Identity()
     raise ValueError(f"compressor must be 'topk:K', 'identity' or None; got {spec!r}")
-
-
-class HomogeneousNoisyQuadratic:
-    r"""n identical clients :math:`f_i(x;\xi)=\tfrac12x^\top Hx-(b+\varepsilon)^\top x`, :math:`\varepsilon\sim\mathcal N(0,\sigma^2I/d)`.
-
-    H diagonal with entries log-spaced in [h_min, h_max], b ~ N(0, I) from ``seed``; every client holds
-    the same f, so the heterogeneity gap is 0 and :math:`\mathbb E\|\nabla f_i(x;\xi)-\nabla f(x)\|^2=\sigma^2`.
-    ``shared_noise=True`` gives every client the same draw in an iteration (noise not averaged over n).
-    """
-
-    def __init__(self, n: int = 4, d: int = 10, sigma: float = 1.0, seed: int = 0, h_min: float = 0.5,
-                 h_max: float = 2.0, shared_noise: bool = False):
-        self.n_clients, self.dim = int(n), int(d)
-        self.sigma = float(sigma)
-        rng = np.random.default_rng(seed)
-        self.h = np.exp(np.linspace(np.log(h_min), np.log(h_max), d))
-        self.b = rng.standard_normal(d)
-        self.x_star = self.b / self.h
-        self.f_inf = float(-0.5 * self.b @ self.x_star)
-        self.L = float(h_max)
-        self.shared_noise = bool(shared_noise)
-        self._shared = None
-
-    def f(self, x):
-        x = np.asarray(x, dtype=np.float64)
-        return float(0.5 * x @ (self.h * x) - self.b @ x)
-
-    def f_i(self, i, x):
-        return self.f(x)
-
-    def grad(self, x):
-        return self.h * np.asarray(x, dtype=np.float64) - self.b
-
-    def sample(self, i, rng):
-        if self.shared_noise:
-            if i == 0:
-                self._shared = rng.standard_normal(self.dim) * self.sigma / math.sqrt(self.dim)
-            else:
-                rng.standard_normal(self.dim)      # keep the stream's consumption independent of the flag
-            return self._shared.copy()
-        return rng.standard_normal(self.dim) * self.sigma / math.sqrt(self.dim)
-
-    def grad_i(self, i, x, xi=None):
-        g = self.grad(x)
-        return g if xi is None else g - xi
-
-    def hvp_i(self, i, x, v, xi=None):
-        return self.h * np.asarray(v, dtype=np.float64)
 
 
 # ----------------------------------------------------------------------------- run spec

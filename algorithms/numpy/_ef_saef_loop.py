@@ -39,7 +39,8 @@ Diagnostics (all float64; "state" entries are indexed t = 0..T, "step" entries t
 * ``x_aux`` (T+1, d): :math:`\tilde x_t = x_t - (e_t + \bar e_t)`.
 * ``server_error_norm`` (T+1,): :math:`\|e_t\|`.
 * ``client_error_norm`` (T+1, n): :math:`\|e_t^{(k)}\|`; ``client_errors`` (T+1, n, d) with
-  ``record_clients=True``.
+  ``record_clients=True``, and with it ``eval_points`` (T, n, d): the point :math:`y^{(k)}` where
+  worker k evaluated its gradient at step t.
 * ``mismatch_ef`` / ``mismatch_saef`` (T+1,): the two gradient-mismatch proxies of 002 Fig. 3,
   :math:`\|e_t + \bar e_t\|^2` and :math:`\tfrac1n\sum_k \|e_t + \bar e_t - e_t^{(k)}\|^2`, both
   recorded for both methods. For t < T they use the errors that step t works with (after the
@@ -123,6 +124,7 @@ def run_ef_loop(name: str, problem, compressor, x0: np.ndarray, iters: int, *, s
     srv_norm = np.empty(iters + 1)
     cl_norm = np.empty((iters + 1, n))
     cl_err = np.empty((iters + 1, n, d)) if record_clients else None
+    ev_pts = np.empty((iters, n, d)) if record_clients else None
     mis_ef = np.empty(iters + 1)
     mis_saef = np.empty(iters + 1)
     m_mean = np.empty((iters, d))
@@ -158,6 +160,8 @@ def run_ef_loop(name: str, problem, compressor, x0: np.ndarray, iters: int, *, s
         for k in range(n):
             xi = problem.sample(k, streams.sample)
             y = evaluation_point(x, e_loc[k], point)
+            if ev_pts is not None:
+                ev_pts[t, k] = y
             g[k] = np.asarray(problem.grad_i(k, y, xi), dtype=np.float64)
             m[k] = momentum_step(m[k], g[k], mu)
             delta_k = e_loc[k] + eta * m[k]
@@ -194,6 +198,7 @@ def run_ef_loop(name: str, problem, compressor, x0: np.ndarray, iters: int, *, s
     }
     if cl_err is not None:
         diagnostics["client_errors"] = cl_err
+        diagnostics["eval_points"] = ev_pts
     return Result(
         name=name, backend="numpy", x=xs,
         grad_norm=np.linalg.norm(grads, axis=1),

@@ -107,6 +107,8 @@ def local_ef_engine(name, problem, compressor, x0, iters, *, stepsize, seed, ste
         record_state(t)
         xi = env.sample()
         y = _evaluation_point(env, x, e_loc, step_ahead)
+        if record_clients:
+            rec.record("eval_points", t, y.expand(S, n, d) if y.dim() == 3 else y.unsqueeze(1).expand(S, n, d))
         g = env.grad(y, xi, out="grad")
         m = _momentum_step(m, g, mu)
         delta_k = torch.mul(m, eta, out=spare).add_(e_loc)          # e_loc + eta m

@@ -183,16 +183,15 @@ def c1_terms(delta, eta, L, n, second_moment=1.0) -> Pair:
 def max_grad_sq_at_evaluation_points(problem, result) -> float:
     r""":math:`\max \|\nabla F(y)\|^2` over the points where step t evaluated gradients.
 
-    EF: :math:`y = x_t`; SAEF: :math:`y = x_t - e_t^{(k)}` (needs ``record_clients=True``).
-    This is the :math:`M^2` of 002 Assumption 3 along the run.
+    The points are the ones the run recorded (``eval_points``, with ``record_clients=True``): EF's
+    :math:`y = x_t`, SAEF's :math:`y = x_t - e_t^{(k)}`. This is the :math:`M^2` of 002 Assumption 3
+    along the run.
     """
-    xs = np.asarray(result.x)[:-1]
-    if result.name == "saef":
-        if "client_errors" not in result.diagnostics:
-            raise ValueError("result must come from a run with record_clients=True (allowed: True) for SAEF points")
-        ys = (xs[:, None, :] - np.asarray(result.diagnostics["client_errors"])[:-1]).reshape(-1, xs.shape[1])
-    else:
-        ys = xs
+    if "eval_points" not in result.diagnostics:
+        raise ValueError("result must come from a run with record_clients=True (allowed: True): "
+                         "the evaluation points are read from its diagnostics['eval_points']")
+    ev = np.asarray(result.diagnostics["eval_points"])
+    ys = ev.reshape(-1, ev.shape[-1])
     return max(float(np.sum(global_grad(problem, y) ** 2)) for y in ys)
 
 

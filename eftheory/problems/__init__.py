@@ -10,10 +10,11 @@ from .base import Problem, exact_grad_norm, global_grad, require
 from .data import breast_cancer, load_libsvm
 from .logistic import LogisticRegression, synthetic_logistic
 from .polynomial import Polynomial
-from .quadratic import StochasticQuadratic, problem_q, problem_q4
+from .quadratic import HomogeneousNoisyQuadratic, StochasticQuadratic, problem_q, problem_q4
 from .sign import HeterogeneousSignProblem, SeparableQuadratic
 
 __all__ = [
+    "HomogeneousNoisyQuadratic",
     "Problem", "exact_grad_norm", "global_grad", "require",
     "LogisticRegression", "synthetic_logistic", "load_libsvm", "breast_cancer",
     "Polynomial", "StochasticQuadratic", "problem_q", "problem_q4",
