@@ -9,7 +9,7 @@ TORCH   ?= torch==2.13.0
 OUT     ?= results
 JOBS    ?= 2
 
-.PHONY: venv verify verify-full test test-all coverage docs bench clean
+.PHONY: venv verify verify-full test test-all coverage docs bench mutation clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -41,5 +41,10 @@ docs: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.engine
 
+# code mutation score (mutmut over algorithms/ and the compressors, fast test tier); not part of CI
+mutation: $(STAMP)
+	$(BIN)/pip install -q -e ".[mutation]"
+	$(BIN)/python -m checks.code_mutation --out $(OUT)
+
 clean:
-	rm -rf $(VENV) docs/_build docs/_generated .pytest_cache .hypothesis
+	rm -rf $(VENV) docs/_build docs/_generated .pytest_cache .hypothesis mutants

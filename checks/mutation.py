@@ -53,7 +53,9 @@ def source_version(claim: Claim | None = None) -> str:
         files.update(str(p.relative_to(ROOT)) for p in (ROOT / "checks").glob("*.py"))
     else:
         files.update(claim.sources)
-        files.update(("checks/claims_pointwise.py",))      # the shared verdict helpers of the P/I/B modules
+        for src in claim.sources:                            # and the claim modules it imports helpers from
+            text = (ROOT / src).read_text() if (ROOT / src).exists() else ""
+            files.update(f"checks/claims_{m}.py" for m in re.findall(r"from \.claims_(\w+) import", text))
     h = hashlib.sha256()
     for rel in sorted(files):
         p = ROOT / rel

@@ -39,6 +39,10 @@ def test_list_names_every_catalog_claim(capsys):
     (["verify", "--device", "tpu"], ["device"]),
     (["verify", "--bogus-flag"], ["unrecognized"]),
     (["frobnicate"], ["invalid choice"]),
+    (["mutants", "--mutants", "no-such-mutant"], ["mutant must be one of"]),
+    (["mutants", "--claims", "NOPE-1"], ["claim id"]),
+    (["mutants", "--jobs", "0"], ["jobs"]),
+    (["mutants", "--tier", "medium"], ["tier"]),
 ])
 def test_bad_input_is_one_line_without_traceback(args, words, capsys, tmp_path):
     rc, out, err = _run(*args, capsys=capsys)
@@ -126,3 +130,31 @@ def test_cache_files_are_written_atomically(tmp_path):
     files = list((tmp_path / "cache").rglob("*"))
     assert not [f for f in files if f.suffix == ".tmp"]
     assert len([f for f in files if f.suffix == ".npz"]) == 1
+
+
+def test_mutants_list_names_every_mutant(capsys):
+    from checks.mutants import MUTANTS
+
+    rc, out, _ = _run("mutants", "--list", capsys=capsys)
+    assert rc == 0 and [line.split()[0] for line in out.splitlines()] == list(MUTANTS)
+
+
+def test_mutants_writes_the_kill_matrix_and_resumes(capsys, tmp_path):
+    """One mutant, two cheap claims: the kill matrix lands in mutants.json, mutants.md and report.md."""
+    rc, _, _ = _run("verify", "--claims", "EF21-INV", "S004-L6", "--out", str(tmp_path), "--quiet", capsys=capsys)
+    assert rc == 0
+    rc, out, _ = _run("mutants", "--mutants", "ef-buffer-dropped", "--claims", "EF21-INV", "S004-L6",
+                      "--out", str(tmp_path), "--quiet", capsys=capsys)
+    doc = json.loads((tmp_path / "mutants.json").read_text())
+    m = doc["mutants"]["ef-buffer-dropped"]
+    assert doc["baseline"] == {"EF21-INV": "PASS", "S004-L6": "PASS"}
+    assert "S004-L6" in m["killers"] and rc == 0
+    assert "Kill matrix" in (tmp_path / "report.md").read_text()
+    assert "kill-matrix" in (tmp_path / "report.html").read_text()
+    assert "ef-buffer-dropped" in (tmp_path / "mutants.md").read_text()
+    stored = sorted((tmp_path / "mutants" / "outcomes").glob("*.json"))
+    assert len(stored) == 4                                    # 2 baseline + 2 mutated outcomes
+    before = [p.stat().st_mtime_ns for p in stored]
+    _run("mutants", "--mutants", "ef-buffer-dropped", "--claims", "EF21-INV", "S004-L6",
+         "--out", str(tmp_path), "--quiet", capsys=capsys)
+    assert [p.stat().st_mtime_ns for p in stored] == before    # resumed: nothing recomputed
