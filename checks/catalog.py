@@ -80,7 +80,7 @@ _ROWS = [
     _c("S000-L4", "000", "Lemma 4", "P", "The weighted schedule sum is O(gamma_T/eta_T) for the three schedules."),
     _c("S000-T1", "000", "Theorem 1", "S",
        "Normalized EF21 with Polyak momentum reaches O~(K^(-1/4)) without tuning to problem constants.",
-       quantity="W_K", stated={"exponent": 0.25}, algorithm="ef21-sgdm-norm", problem="Q (eps_std = 3)",
+       quantity="W_K", stated={"exponent": 0.25}, algorithm="ef21-sgdm-norm", problem="Q",
        schedule="gamma_k = (2/(k+2))^(3/4), eta_k = (2/(k+2))^(1/2)"),
     _c("S000-T2", "000", "Theorem 2", "S",
        "Normalized EF21 with implicit gradient transport reaches O~(K^(-2/7)).",
