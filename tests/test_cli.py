@@ -158,3 +158,19 @@ def test_mutants_writes_the_kill_matrix_and_resumes(capsys, tmp_path):
     _run("mutants", "--mutants", "ef-buffer-dropped", "--claims", "EF21-INV", "S004-L6",
          "--out", str(tmp_path), "--quiet", capsys=capsys)
     assert [p.stat().st_mtime_ns for p in stored] == before    # resumed: nothing recomputed
+
+
+def test_bound_claims_report_bound_over_measured_and_loose_bounds(tmp_path):
+    from checks.report import LOOSE, bound_over_measured, write_reports
+
+    assert bound_over_measured({"min_bound_over_measured": 440.4, "per_run": {"a": 1.0}}) == 440.4
+    assert bound_over_measured({"bound / measured (min over T)": 3.01}) == 3.01
+    assert bound_over_measured({"slope": {"value": -0.5}}) is None
+    claims = [CATALOG["S004-C1"], CATALOG["EF21-T1"]]
+    outs = [Outcome("S004-C1", PASS, measured={"min_bound_over_measured": 10 * LOOSE}),
+            Outcome("EF21-T1", PASS, measured={"min_bound_over_measured": 2.28})]
+    led = write_reports(tmp_path, claims, outs, settings={"tier": "quick", "backend": "torch", "out": str(tmp_path)})
+    rows = {r["id"]: r for r in led["claims"]}
+    assert rows["S004-C1"]["loose"] and not rows["EF21-T1"]["loose"]
+    md = (tmp_path / "report.md").read_text()
+    assert "bound/measured 1e+03 (loose: > 100x)" in md and "bound/measured 2.28;" in md

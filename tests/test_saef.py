@@ -354,3 +354,27 @@ def test_lemma5_printed_constant_not_violated_here_S002_AL5(linear_runs):
     al5 = ly.lemma5_check(runs, delta=0.1, M2=float(P.dim), sigma2=P.s ** 2 * P.dim)
     assert al5.observed + _z(301) * al5.se <= al5.printed <= al5.corrected
     assert al5.observed > 0.1
+
+
+@pytest.mark.parametrize("name", ["ef", "saef"])
+def test_evaluation_points_are_recorded_on_both_backends(name):
+    """eval_points[t, k] is where worker k evaluated its gradient: x_t (EF) or x_t - e_t^(k) (SAEF)."""
+    P = HomQuad()
+    x0 = np.linspace(-1.0, 1.0, P.dim)
+    res = algorithms.run(name, P, TopK(2), x0, 30, stepsize=0.1, mu=0.5, p=3, record_clients=True,
+                         **({"error_averaging": True} if name == "ef" else {}))
+    ev = res.diagnostics["eval_points"]
+    assert ev.shape == (30, P.n_clients, P.dim)
+    errors = res.diagnostics["client_errors"][:-1]
+    if name == "ef":
+        expected = np.broadcast_to(res.x[:-1, None, :], ev.shape)
+    else:
+        # the errors a step works with are those after its averaging; record_state stores them
+        expected = res.x[:-1, None, :] - errors
+    np.testing.assert_allclose(ev, expected, rtol=0, atol=1e-15)
+    from algorithms.torch.replay import record_draws
+
+    kw = dict(stepsize=0.1, mu=0.5, p=3, record_clients=True, **({"error_averaging": True} if name == "ef" else {}))
+    draws, _ = record_draws(name, P, TopK(2), x0, 30, seeds=(0,), **kw)
+    eng = algorithms.run(name, P, TopK(2), x0, 30, backend="torch", seeds=1, draws=draws, **kw).numpy()
+    np.testing.assert_allclose(eng.diagnostics["eval_points"][0], ev, rtol=1e-12, atol=1e-12)
