@@ -36,8 +36,8 @@ Declared conventions:
   :math:`\pm R` and counts it in ``diagnostics["violations"]``, ``"raise"`` raises ValueError.
 
 Randomness follows :class:`algorithms.registry.Streams`: ``sample`` draws nodes 0..n-1 in order;
-``compress`` draws ``rng.random(d)`` for each node's :math:`S_R` (node order), then one for the
-server's :math:`S_1`.
+``compress`` draws ``rng.random(d)`` for each node's :math:`S_R` (node order; with
+``shared_draw=True`` one draw that every node uses), then one for the server's :math:`S_1`.
 
 Diagnostics (float64): ``grad_norm_l1`` (K+1,) :math:`\|\nabla f(x^k)\|_1`; ``estimate``
 (K, m, d) the estimators used by step k (m = 1 centralized, m = n distributed); ``v_bar``
@@ -101,7 +101,7 @@ def check_bound(name: str, value, algorithm: str) -> float:
 def run_sign_loop(name: str, problem, x0: np.ndarray, iters: int, *, stepsize, momentum, seed: int,
                   estimator: str, uplink: str, downlink: str, options: dict,
                   sign_zero=0, ties="zero", momentum_convention="new_weight",
-                  R=None, R_name="G", on_violation="clip") -> Result:
+                  R=None, R_name="G", on_violation="clip", shared_draw=False) -> Result:
     """Run one member of the sign family; see the module docstring."""
     check_choice("estimator", estimator, ESTIMATORS)
     check_choice("uplink", uplink, UPLINKS)
@@ -110,6 +110,8 @@ def run_sign_loop(name: str, problem, x0: np.ndarray, iters: int, *, stepsize, m
     check_choice("ties", ties, TIES)
     check_choice("momentum_convention", momentum_convention, CONVENTIONS)
     check_choice("on_violation", on_violation, ON_VIOLATION)
+    if not isinstance(shared_draw, bool):
+        raise ValueError(f"shared_draw must be True or False; got {shared_draw!r}")
     centralized = uplink == "none"
     S_up = S_down = None
     if uplink == "stochastic_sign" or downlink == "stochastic_sign":
@@ -176,6 +178,7 @@ def run_sign_loop(name: str, problem, x0: np.ndarray, iters: int, *, stepsize, m
                 msgs = sgn(v, zero)
             else:
                 msgs = np.empty((n, d))
+                shared_u = streams.compress.random(d) if shared_draw else None
                 for j in range(n):
                     bad = S_up.violations(v[j])
                     if bad and on_violation == "raise":
@@ -185,7 +188,7 @@ def run_sign_loop(name: str, problem, x0: np.ndarray, iters: int, *, stepsize, m
                             f"{R_name} = {R:g}; raise {R_name} or use on_violation='clip'"
                         )
                     viol_count[k] += bad
-                    msgs[j] = S_up(v[j], streams.compress)
+                    msgs[j] = S_up(v[j], streams.compress) if shared_u is None else S_up.apply(v[j], shared_u)
             total = msgs.sum(axis=0)
             u_rec[k] = total / n
             if downlink == "sign":

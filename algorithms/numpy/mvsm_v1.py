@@ -46,7 +46,10 @@ Notes:
       :math:`\mp\eta` with probabilities :math:`\frac12 \pm \frac{v_i}{2G}`, an unbiased but very
       noisy step; for G much larger than the gradients the run is close to a symmetric random
       walk (the behaviour the tests pin down).
-    * Draws: one ``rng.random(d)`` per node per step from the ``compress`` stream.
+    * Draws: one ``rng.random(d)`` per node per step from the ``compress`` stream; with
+      ``shared_draw=True`` one ``rng.random(d)`` per step that every node's :math:`S_G` uses (the
+      nodes' stochastic signs are then coupled, so their vote averages no randomness away: the
+      control of the :math:`n^{-1/2}` part of Theorem 3, not a method of the paper).
 """
 
 from __future__ import annotations
@@ -59,15 +62,16 @@ __all__ = ["mvsm_v1"]
 
 @register("mvsm-v1", needs=("sample", "grad_i", "f"),
           options={"G": None, "on_violation": "clip", "momentum_convention": "new_weight",
-                   "ties": "zero"},
+                   "ties": "zero", "shared_draw": False},
           momentum="required", compressor="none", paper="003",
           summary="majority-vote sign momentum, sign downlink (003 Alg. 2, v1)")
 def mvsm_v1(problem, compressor, x0, iters, *, stepsize, momentum, seed=0, G=None,
-            on_violation="clip", momentum_convention="new_weight", ties="zero"):
+            on_violation="clip", momentum_convention="new_weight", ties="zero", shared_draw=False):
     """MVSM v1; see the module docstring."""
     return run_sign_loop("mvsm-v1", problem, x0, iters, stepsize=stepsize, momentum=momentum,
                          seed=seed, estimator="smm", uplink="stochastic_sign", downlink="sign",
                          options={"G": G, "on_violation": on_violation,
-                                  "momentum_convention": momentum_convention, "ties": ties},
+                                  "momentum_convention": momentum_convention, "ties": ties,
+                                  "shared_draw": shared_draw},
                          ties=ties, momentum_convention=momentum_convention, R=G, R_name="G",
-                         on_violation=on_violation)
+                         on_violation=on_violation, shared_draw=shared_draw)

@@ -193,6 +193,13 @@ class Env:
             return tuple(t[:, :, j] for t in xi)
         return xi[:, :, j]
 
+    def compress_uniforms(self, *shape) -> torch.Tensor:
+        """U[0, 1) draws of shape (S, *shape) from the compressors' stream (replayed in replay mode), for
+        a random compressor whose uniforms are shared between messages."""
+        if self.replay:
+            return self._u.take(shape)
+        return torch.rand((self.S, *shape), generator=self.gen, device=self.device, dtype=self.dtype)
+
     def uniform(self, *shape) -> torch.Tensor:
         """Auxiliary U[0, 1) draws of shape (S, *shape)."""
         if self.replay:

@@ -28,6 +28,7 @@ from eftheory.validation import check_choice, check_positive
 
 from ..registry import register
 from ._core import ENGINE_OPTIONS, Env, Recorder, check_finite, schedule_values
+from ._kernels import compress
 
 __all__: list[str] = []
 
@@ -56,8 +57,10 @@ def _check_bound(name, value, algorithm) -> float:
 
 def sign_engine(name, problem, x0, iters, *, stepsize, momentum, seed, estimator, uplink, downlink,
                 options, engine, sign_zero=0, ties="zero", momentum_convention="new_weight",
-                R=None, R_name="G", on_violation="clip"):
+                R=None, R_name="G", on_violation="clip", shared_draw=False):
     zero = _check_sign_zero(sign_zero)
+    if not isinstance(shared_draw, bool):
+        raise ValueError(f"shared_draw must be True or False; got {shared_draw!r}")
     check_choice("ties", ties, ("zero", "plus"))
     check_choice("momentum_convention", momentum_convention, ("new_weight", "old_weight"))
     check_choice("on_violation", on_violation, ("clip", "raise"))
@@ -124,7 +127,10 @@ def sign_engine(name, problem, x0, iters, *, stepsize, momentum, seed, estimator
                         f"{R_name} = {R:g}; raise {R_name} or use on_violation='clip'")
                 if full:
                     rec.record("violations", k, over.sum(dim=(1, 2)).to(env.dtype))
-                msgs = env.compress(S_up, v, out="msgs")
+                if shared_draw:               # one draw per step, used by every node's S_R
+                    msgs = compress(S_up, v, u=env.compress_uniforms(1, d).expand(S, n, d))
+                else:
+                    msgs = env.compress(S_up, v, out="msgs")
             total = msgs.sum(dim=1)
             u = total / n
             if downlink == "sign":
@@ -167,7 +173,8 @@ _METHODS = {
     "sto-signsgd": ("grad", "stochastic_sign", "sign", "none",
                     {"B": None, "on_violation": "clip", "ties": "zero"}, "B"),
     "mvsm-v1": ("smm", "stochastic_sign", "sign", "required",
-                {"G": None, "on_violation": "clip", "momentum_convention": "new_weight", "ties": "zero"}, "G"),
+                {"G": None, "on_violation": "clip", "momentum_convention": "new_weight", "ties": "zero",
+                 "shared_draw": False}, "G"),
     "mvsm-v2": ("smm", "stochastic_sign", "stochastic_sign", "required",
                 {"G": None, "on_violation": "clip", "momentum_convention": "new_weight"}, "G"),
 }
@@ -177,7 +184,7 @@ def _make(name, estimator, uplink, downlink, defaults, R_name):
     def fn(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
         options = {**defaults, **options}
         engine = {k: options.pop(k) for k in ENGINE_OPTIONS}
-        conv = {k: options[k] for k in ("sign_zero", "ties", "momentum_convention", "on_violation")
+        conv = {k: options[k] for k in ("sign_zero", "ties", "momentum_convention", "on_violation", "shared_draw")
                 if k in options}
         if R_name is not None:
             conv.update(R=options[R_name], R_name=R_name)
