@@ -479,7 +479,9 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in [
     Mutant("no-compression", ("000", "001", "004"), "compression",
            "g_i = v_i: the compressor is skipped", _no_compression, EF21_FAMILY),
     Mutant("mean-without-1/n", ("000", "001", "004"), "server aggregation",
-           "g = g + sum_i c_i: the server mean lacks its 1/n", _mean_without_1_over_n, EF21_FAMILY),
+           "g = g + sum_i c_i: the server mean lacks its 1/n", _mean_without_1_over_n, EF21_FAMILY,
+           equivalent={c: "normalized EF21 started at g_i = 0 (init 'zero'): the mirror is n times the true one, "
+                          "which the normalized step cannot see" for c in ("S001-T2", "S001-EQ5")}),
     Mutant("client0-aliased", ("000", "001", "004"), "client memory",
            "client 0's memory is the server aggregate: from k = 1 it holds sum_i g_i", _client0_aliased,
            EF21_FAMILY),
