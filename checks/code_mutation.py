@@ -40,12 +40,14 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m checks.code_mutation", description=__doc__.splitlines()[0])
     p.add_argument("--out", default="results", help="folder for mutation.json and mutation-survivors.txt")
     p.add_argument("--skip-run", action="store_true", help="only report the state mutmut already holds")
+    p.add_argument("--max-children", type=int, default=None, help="mutmut worker processes (default: mutmut's)")
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     if not args.skip_run:
-        run = subprocess.run([str(Path(sys.executable).with_name("mutmut")), "run"], cwd=ROOT)
+        extra = [] if args.max_children is None else ["--max-children", str(args.max_children)]
+        run = subprocess.run([str(Path(sys.executable).with_name("mutmut")), "run", *extra], cwd=ROOT)
         if run.returncode not in (0, 1):
             print(f"mutation: error: mutmut run exited {run.returncode}", file=sys.stderr)
             return 2

@@ -35,6 +35,17 @@ def pytest_configure(config):
         _MUTANT.__enter__()
 
 
+def pytest_collection_modifyitems(config, items):
+    """Under a session mutant the catalogue's own tests (tests/test_mutants.py, which compare mutated with
+    unmutated runs) are deselected: they test the mutation mechanism, not the code under the mutant."""
+    if _MUTANT is None:
+        return
+    keep = [it for it in items if not it.nodeid.startswith("tests/test_mutants.py")]
+    if len(keep) != len(items):
+        config.hook.pytest_deselected(items=[it for it in items if it not in keep])
+        items[:] = keep
+
+
 def pytest_unconfigure(config):
     if _MUTANT is not None:
         _MUTANT.__exit__(None, None, None)
