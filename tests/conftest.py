@@ -35,7 +35,7 @@ def pytest_configure(config):
         _MUTANT.__enter__()
 
 
-def pytest_collection_modifyitems(config, items):
+def _deselect_mutant_catalogue_tests(config, items):
     """Under a session mutant the catalogue's own tests (tests/test_mutants.py, which compare mutated with
     unmutated runs) are deselected: they test the mutation mechanism, not the code under the mutant."""
     if _MUTANT is None:
@@ -79,6 +79,7 @@ def _cuda_available() -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
+    _deselect_mutant_catalogue_tests(config, items)
     if _cuda_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA device")
