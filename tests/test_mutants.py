@@ -116,7 +116,10 @@ def test_unknown_mutant_is_rejected():
 
 
 def test_kill_matrix_counts_differing_verdicts():
-    ms = [get("polyak-swapped"), get("rhm-q-flipped")]
+    import dataclasses
+
+    everywhere = dataclasses.replace(get("rhm-q-flipped"), equivalent={"*": "a reason"})
+    ms = [get("polyak-swapped"), everywhere]
     base = {"S000-T1": "PASS", "S001-T2": "PASS", "S000-RED": "PASS"}
     res = {"polyak-swapped": {"S000-T1": {"verdict": "FAIL"}, "S001-T2": {"verdict": "PASS"},
                               "S000-RED": {"verdict": "FAIL"}},
@@ -126,4 +129,6 @@ def test_kill_matrix_counts_differing_verdicts():
     assert km["mutants"]["polyak-swapped"]["rate_or_bound_killers"] == ["S000-T1"]
     assert not km["mutants"]["polyak-swapped"]["survives"]
     assert km["mutants"]["rhm-q-flipped"]["killers"] == [] and not km["mutants"]["rhm-q-flipped"]["survives"]
+    alone = kill_matrix(base, {"rhm-q-flipped": {"S000-T1": {"verdict": "PASS"}}}, [get("rhm-q-flipped")])
+    assert alone["mutants"]["rhm-q-flipped"]["survives"]          # no killer and not equivalent everywhere
     assert km["claims"] == {"S000-T1": 1, "S001-T2": 0, "S000-RED": 1}
