@@ -25,8 +25,7 @@ __all__ = ["main", "score"]
 
 
 def _mutmut(*args, check=False):
-    exe = Path(sys.executable).with_name("mutmut")
-    cmd = [str(exe) if exe.exists() else "mutmut", *args]
+    cmd = [str(Path(sys.executable).with_name("mutmut")), *args]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=check)
 
 
@@ -44,6 +43,10 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if not Path(sys.executable).with_name("mutmut").exists():
+        print("mutation: error: mutmut is not installed in this environment (make mutation installs it: "
+              "pip install -e '.[mutation]')", file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
     if not args.skip_run:
         extra = [] if args.max_children is None else ["--max-children", str(args.max_children)]
