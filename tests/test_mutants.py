@@ -132,3 +132,11 @@ def test_kill_matrix_counts_differing_verdicts():
     alone = kill_matrix(base, {"rhm-q-flipped": {"S000-T1": {"verdict": "PASS"}}}, [get("rhm-q-flipped")])
     assert alone["mutants"]["rhm-q-flipped"]["survives"]          # no killer and not equivalent everywhere
     assert km["claims"] == {"S000-T1": 1, "S001-T2": 0, "S000-RED": 1}
+
+
+def test_code_mutation_score_counts_untested_mutants_as_surviving():
+    from checks.code_mutation import score
+
+    assert score({"killed": 90, "survived": 5, "no_tests": 5, "timeout": 0}) == 0.9
+    assert score({"killed": 3, "survived": 1}) == 0.75
+    assert np.isnan(score({}))
