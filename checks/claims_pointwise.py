@@ -91,14 +91,9 @@ def message_figures(res, compressor) -> dict:
     return {"holds": gap <= TOL * scale, "max |g_i+ - g_i - C(v_i+ - g_i)|": gap}
 
 
-def _messages(figs: dict) -> dict:
-    key = "max |g_i+ - g_i - C(v_i+ - g_i)|"
+def _all_hold(figs: dict, key: str) -> dict:
+    """Several runs' hypothesis figures in one: whether all hold and the worst value of ``key``."""
     return {"holds": all(f["holds"] for f in figs.values()), key: max(f[key] for f in figs.values())}
-
-
-def _hypothesis(figs: dict) -> dict:
-    return {"holds": all(f["holds"] for f in figs.values()),
-            "max |step/gamma - 1|": max(f["max |step/gamma - 1|"] for f in figs.values())}
 
 
 RULE_P = "PASS iff lhs <= rhs at every sampled point/step (relative tolerance 1e-9); reports min slack and max lhs/rhs"
@@ -369,7 +364,7 @@ def _s004_l4(ctx):
     m, cm = _merge(figs), _merge(cfigs)
     ctl = control("L1 = 0", "the same inequality with the generalized-smoothness term dropped (L1 = 0) on the "
                   "polynomial runs", cm["holds"], {"min_slack": cm["min_slack"], "max_ratio": cm["max_ratio"]})
-    h = _hypothesis(hyp)
+    h = _all_hold(hyp, "max |step/gamma - 1|")
     return finish("S004-L4", t0, m["holds"] and h["holds"],
                   {"min_slack": m["min_slack"], "max_ratio": m["max_ratio"],
                    "steps": sum(f["entries"] for f in figs.values()),
@@ -446,7 +441,7 @@ def _s004_l6(ctx):
     m, cm = _merge(figs), _merge(cfigs)
     ctl = control("dropped error buffer", "memories g_i^k = C(grad f_i(x^k)) (no error feedback) on the same "
                   "trajectories", cm["holds"], {"min_slack": cm["min_slack"], "max_ratio": cm["max_ratio"]})
-    h = _messages(msgs)
+    h = _all_hold(msgs, "max |g_i+ - g_i - C(v_i+ - g_i)|")
     return finish("S004-L6", t0, m["holds"] and h["holds"],
                   {"min_slack": m["min_slack"], "max_ratio": m["max_ratio"], "hypothesis g_i+ = g_i + C(.)": h},
                   "||grad f_i(x+) - g_i+|| <= s||grad f_i - g_i|| + s e^{L1 g} g (L0 + L1||grad f_i||), s = sqrt(1-alpha)",
@@ -619,7 +614,7 @@ def _s000_l2(ctx):
     ctl = control("unnormalized", "EF21-SGDM without normalization (gamma = 1.2, eta = 0.5) under the same inequality",
                   cm["holds"],
                   {"min_slack": cm["min_slack"], "max_ratio": cm["max_ratio"]})
-    h = _hypothesis(hyp)
+    h = _all_hold(hyp, "max |step/gamma - 1|")
     return finish("S000-L2", t0, m["holds"] and h["holds"],
                   {"min_slack": m["min_slack"], "max_ratio": m["max_ratio"],
                    "hypothesis ||x+ - x|| = gamma_k": h["holds"], "max |step/gamma - 1|": h["max |step/gamma - 1|"]},
@@ -647,7 +642,7 @@ def _s000_l3(ctx):
     m, cm = _merge(figs), _merge(cfigs)
     ctl = control("alpha = 0.9", "Top-2 on d = 10 (alpha = 0.2) checked with the constant of alpha = 0.9",
                   cm["holds"], {"min_slack": cm["min_slack"], "max_ratio": cm["max_ratio"]})
-    h = _messages(msgs)
+    h = _all_hold(msgs, "max |g_i+ - g_i - C(v_i+ - g_i)|")
     return finish("S000-L3", t0, m["holds"] and h["holds"],
                   {"min_slack": m["min_slack"], "max_ratio": m["max_ratio"], "hypothesis g_i+ = g_i + C(.)": h},
                   "||g_i+ - v_i+|| <= sqrt(1-alpha)(||g_i - v_i|| + ||v_i+ - v_i||)", [ctl], RULE_P,

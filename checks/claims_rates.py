@@ -60,7 +60,7 @@ def _tight_rule(x, stat, n_seeds: int, r: float) -> rates.RuleResult:
     """The one-sided rate rule and, beside it, the two-sided window test: the whole-grid slope's CI within
     -r +- TOL_WINDOW. A claim measured where its rate is tight uses both, so a method that decays
     *faster* on the instance than the rate the theorem credits to its mechanism (e.g. no momentum at
-    all) is rejected too. ``fits["window"]`` is the whole-grid fit the window test read."""
+    all) is rejected too. The window reads the same whole-grid fit as ``fits["all"]``."""
     one = rates.rate_rule(x, stat, n_seeds, r, TOL_WINDOW)
     win = rates.range_rule(x, stat, n_seeds, -r - TOL_WINDOW, -r + TOL_WINDOW)
     return rates.RuleResult(rates.combine_verdicts([one.verdict, win.verdict]), one.threshold, dict(one.fits),

@@ -127,6 +127,9 @@ def main(argv=None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     except ValueError as exc:
         return _fail(str(exc))
+    except OSError as exc:                 # an output folder that cannot be created or written
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        return _fail(f"out must be a writable folder{where}: {exc.strerror or exc}")
     except KeyboardInterrupt:
         return _fail("interrupted (finished units are cached; rerun to resume)")
 

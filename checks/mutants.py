@@ -49,9 +49,14 @@ __all__ = ["Mutant", "MUTANTS", "names", "get", "applied", "ENV", "EF21_FAMILY",
 #: environment variable naming the mutant a pytest session runs under
 ENV = "EFTHEORY_MUTANT"
 
-EF21_FAMILY = ("ef21", "ef21-norm", "ef21-sgd", "ef21-sgdm", "ef21-sgdm-norm", "ef21-igt-norm", "ef21-rhm-norm",
-               "ef21-hm-norm", "ef21-mvr-norm", "ef21-mvr", "econtrol")
-NORMALIZED = ("ef21-norm", "ef21-sgdm-norm", "ef21-igt-norm", "ef21-rhm-norm", "ef21-hm-norm", "ef21-mvr-norm")
+def _ef21_family():
+    from algorithms.torch.ef21_family import _METHODS
+
+    return tuple(_METHODS), tuple(name for name, row in _METHODS.items() if row[1])
+
+
+#: the methods that run through the EF21 loop, and its normalized members (from the engine's method table)
+EF21_FAMILY, NORMALIZED = _ef21_family()
 _PACKAGES = ("algorithms", "eftheory", "checks")
 
 
@@ -73,7 +78,6 @@ class Mutant:
     algorithms: tuple[str, ...] | None = None
     compressors: tuple[str, ...] | None = None
     equivalent: dict = field(default_factory=dict)
-    backends: tuple[str, ...] = ("numpy", "torch")
 
     def touches(self, algorithm: str, compressor: Any = None) -> bool:
         """Whether a run of ``algorithm`` with ``compressor`` (a run-spec string or None) can change."""
@@ -469,8 +473,6 @@ def _schedule_shifted():
 
     return _attr(Schedule, "__call__", call) + _attr(Schedule, "values", values)
 
-
-_CONST = "its runs use constant schedules"
 
 MUTANTS: dict[str, Mutant] = {m.name: m for m in [
     Mutant("ef-buffer-dropped", ("000", "001", "004"), "error feedback",

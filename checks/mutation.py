@@ -3,8 +3,9 @@
 A claim *kills* a mutant when its verdict under the mutant differs from its verdict on the
 unmutated code (same tier, backend and seeds). By default each mutant runs the claims of the
 papers whose mechanism it breaks. Every (mutant, claim) outcome is stored as soon as it is known
-in ``<out>/mutants/outcomes/`` (one JSON file, written atomically, keyed by a hash of every
-source file), so an interrupted ``eftheory mutants`` resumes where it stopped; run units are
+in ``<out>/mutants/outcomes/`` (one JSON file, written atomically, with the version of the sources
+that claim depends on, :func:`source_version`), so an interrupted ``eftheory mutants`` resumes
+where it stopped; run units are
 cached like ``eftheory verify``'s (a unit the mutant cannot change is shared with the unmutated
 run). The result is ``<out>/mutants.json`` and a kill-matrix section of ``report.md`` /
 ``report.html``. With ``pytest=True`` the fast pytest tier also runs once per mutant
@@ -14,7 +15,6 @@ kills the mutant and with which test.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -26,6 +26,7 @@ from pathlib import Path
 
 from eftheory.validation import check_choice, check_int
 
+from .cache import code_version
 from .claim import Claim
 from .context import BACKENDS, TIERS, Context
 from .mutants import ENV, MUTANTS, Mutant, get
@@ -56,13 +57,7 @@ def source_version(claim: Claim | None = None) -> str:
         for src in claim.sources:                            # and the claim modules it imports helpers from
             text = (ROOT / src).read_text() if (ROOT / src).exists() else ""
             files.update(f"checks/claims_{m}.py" for m in re.findall(r"from \.claims_(\w+) import", text))
-    h = hashlib.sha256()
-    for rel in sorted(files):
-        p = ROOT / rel
-        h.update(rel.encode())
-        if p.exists():
-            h.update(p.read_bytes())
-    return h.hexdigest()[:16]
+    return code_version(files, ROOT)
 
 
 def claims_for(mutant: Mutant, claims: list[Claim]) -> list[Claim]:
@@ -92,7 +87,10 @@ def _pytest_kills(mutant: str, timeout: float = 1800.0) -> dict:
     except subprocess.TimeoutExpired:
         return {"killed": None, "test": "", "note": f"timed out after {timeout:g} s"}
     failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", proc.stdout, flags=re.M)
-    return {"killed": proc.returncode != 0, "test": failed[0] if failed else "", "rc": proc.returncode}
+    if proc.returncode not in (0, 1):         # 2-5: interrupted, internal or usage error, no tests: no verdict
+        return {"killed": None, "test": "", "rc": proc.returncode,
+                "note": f"pytest exited {proc.returncode} (no test verdict)"}
+    return {"killed": proc.returncode == 1, "test": failed[0] if failed else "", "rc": proc.returncode}
 
 
 def kill_matrix(baseline: dict, results: dict, mutants: list[Mutant], kinds: dict | None = None) -> dict:

@@ -43,6 +43,8 @@ def test_list_names_every_catalog_claim(capsys):
     (["mutants", "--claims", "NOPE-1"], ["claim id"]),
     (["mutants", "--jobs", "0"], ["jobs"]),
     (["mutants", "--tier", "medium"], ["tier"]),
+    (["verify", "--claims", "C-TOPK", "--out", "/etc/passwd/x", "--quiet"], ["out must be a writable folder"]),
+    (["mutants", "--claims", "C-TOPK", "--out", "/etc/passwd", "--quiet"], ["out must be a writable folder"]),
 ])
 def test_bad_input_is_one_line_without_traceback(args, words, capsys, tmp_path):
     rc, out, err = _run(*args, capsys=capsys)
