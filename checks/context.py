@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cache import Cache, code_version
+from .cache import Cache, code_version, environment
 from .simulate import ROOT, RunSpec, engine_available, run_batch, source_files
 
 __all__ = ["Context", "TIERS", "BACKENDS", "DEVICES", "TestInterrupt", "FAIL_AFTER_ENV"]
@@ -91,7 +91,8 @@ class Context:
             for i, spec, seeds in units:
                 files = source_files(spec.algorithm, self.backend)
                 version = code_version(files, ROOT)
-                key = Cache.key(self._unit_config(spec), seeds, self.backend, version)
+                env = environment(backend=self.backend, device=self.device, tier=self.tier)
+                key = Cache.key(self._unit_config(spec), seeds, self.backend, version, env)
                 arrays = self.cache.get(key)
                 if arrays is None:
                     t0 = time.perf_counter()

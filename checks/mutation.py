@@ -16,12 +16,10 @@ kills the mutant and with which test.
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import os
 import re
 import subprocess
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from eftheory.validation import check_choice, check_int
@@ -183,10 +181,9 @@ def run_mutants(mutant_names=None, claim_ids=None, *, tier: str = "quick", backe
             for task in todo:
                 finish(task, _run_one(task[1], settings, task[0]))
         else:
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
-                futs = {pool.submit(_run_one, cid, settings, m): (m, cid) for m, cid in todo}
-                for f in as_completed(futs):
-                    finish(futs[f], f.result())
+            from .runner import pool_map
+
+            pool_map(_run_one, {(m, cid): (cid, settings, m) for m, cid in todo}, jobs, finish)
     finally:
         if bar is not None:
             bar.close()

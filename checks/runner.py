@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import signal
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -14,7 +15,7 @@ from .claim import FAIL, INCONCLUSIVE, PASS, PENDING, SKIPPED, Claim, Outcome
 from .context import BACKENDS, DEVICES, TIERS, Context
 from .registry import module_errors, resolve_ids
 
-__all__ = ["run_claim", "verify", "check_device", "exit_code", "settle"]
+__all__ = ["run_claim", "verify", "check_device", "exit_code", "settle", "pool_map"]
 
 
 def check_device(device: str) -> str:
@@ -86,6 +87,9 @@ def verify(ids=None, *, tier: str = "quick", backend: str = "torch", device: str
     claims = resolve_ids(ids)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    from .cache import Cache
+
+    Cache(out / "cache").clean_orphans()
     settings = dict(tier=tier, backend=backend, device=device, out=str(out))
     outcomes: dict[str, Outcome] = {}
     runnable = [c for c in claims if c.executable]
@@ -98,22 +102,16 @@ def verify(ids=None, *, tier: str = "quick", backend: str = "torch", device: str
         bar = tqdm(total=len(runnable), desc="claims", unit="claim")
     t0 = time.perf_counter()
     try:
-        if jobs == 1 or len(runnable) <= 1:
-            for c in runnable:
-                if bar is not None:
-                    bar.set_postfix_str(c.id)
-                outcomes[c.id] = run_claim(c, Context(**settings, progress=progress))
-                if bar is not None:
-                    bar.update(1)
-        else:
-            order = sorted(runnable, key=lambda c: -c.cost)
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
-                futs = {pool.submit(_worker, c.id, settings): c.id for c in order}
-                for f in as_completed(futs):
-                    outcomes[futs[f]] = f.result()
+        with _terminate_raises_interrupt():
+            if jobs == 1 or len(runnable) <= 1:
+                for c in runnable:
                     if bar is not None:
-                        bar.set_postfix_str(futs[f])
+                        bar.set_postfix_str(c.id)
+                    outcomes[c.id] = run_claim(c, Context(**settings, progress=progress))
+                    if bar is not None:
                         bar.update(1)
+            else:
+                _run_pool(runnable, settings, jobs, outcomes, bar)
     finally:
         if bar is not None:
             bar.close()
@@ -125,6 +123,70 @@ def verify(ids=None, *, tier: str = "quick", backend: str = "torch", device: str
                                                      "seconds": round(time.perf_counter() - t0, 1)},
                       module_errors=module_errors())
     return result
+
+
+def pool_map(fn, tasks: dict, jobs: int, on_result) -> None:
+    """Call ``fn(*args)`` for every ``tasks[key] = args`` in ``jobs`` spawned worker processes and
+    ``on_result(key, value)`` in the main process as each finishes.
+
+    On an interrupt (Ctrl-C, SIGTERM, an error) every worker is stopped at once: what was finished
+    is already stored by ``on_result`` (and the cache), a unit being written is discarded whole.
+    """
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_ignore_sigint)
+    try:
+        with _terminate_raises_interrupt():
+            futs = {pool.submit(fn, *args): key for key, args in tasks.items()}
+            for f in as_completed(futs):
+                on_result(futs[f], f.result())
+    except BaseException:
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        for p in procs:
+            p.join(timeout=2)
+            if p.is_alive():
+                p.kill()
+        raise
+    pool.shutdown(wait=True)
+
+
+def _run_pool(runnable, settings, jobs, outcomes, bar) -> None:
+    def done(cid, outcome):
+        outcomes[cid] = outcome
+        if bar is not None:
+            bar.set_postfix_str(cid)
+            bar.update(1)
+
+    order = sorted(runnable, key=lambda c: -c.cost)
+    pool_map(_worker, {c.id: (c.id, settings) for c in order}, jobs, done)
+
+
+def _ignore_sigint() -> None:
+    # a terminal's Ctrl-C reaches the whole process group; the main process decides and stops workers
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class _terminate_raises_interrupt:
+    """Within the block, SIGTERM raises KeyboardInterrupt in the main thread (as Ctrl-C does)."""
+
+    def __enter__(self):
+        self._old = None
+        try:
+            self._old = signal.signal(signal.SIGTERM, self._handler)
+        except ValueError:          # not the main thread: leave signals alone
+            self._old = None
+        return self
+
+    @staticmethod
+    def _handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)
+        return False
 
 
 def exit_code(claims: list[Claim], outcomes: list[Outcome]) -> int:
