@@ -42,7 +42,19 @@ _REGISTRY: dict[tuple[str, str], AlgorithmSpec] = {}
 
 
 def register(name: str, *, backend: str = "numpy", **meta) -> Callable:
-    """Decorator registering ``fn`` under ``name`` for ``backend``."""
+    """Decorator registering ``fn`` under ``name`` for ``backend``.
+
+    The metadata (needs, options and their defaults, momentum, compressor, paper, summary) come
+    from the method card ``algorithms.cards.CARDS[name]``; ``meta`` may only add to it (the
+    engine adds its own options). A name without a card cannot be registered.
+    """
+
+    from .cards import CARDS
+
+    card = CARDS.get(name)
+    if card is None:
+        raise RuntimeError(f"algorithm {name!r} has no method card in algorithms.cards; add one first")
+    meta = {**card.registry_meta(), **meta}    # the card is the declaration; meta may add engine options
 
     def deco(fn):
         key = (name, backend)
@@ -70,7 +82,7 @@ def _load(backend: str) -> None:
 
 
 def names(backend: str = "numpy") -> list[str]:
-    """Every registered algorithm name (sorted) for a backend."""
+    """Every registered algorithm name (sorted) for a backend (each has a method card)."""
     _load(backend)
     return sorted(n for (n, b) in _REGISTRY if b == backend)
 

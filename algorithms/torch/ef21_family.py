@@ -285,21 +285,14 @@ def _diagnose(rec: Recorder, k: int, g_i, v, g, grads, tmp, err_g_v=None) -> Non
 
 # --------------------------------------------------------------------------- registration
 
+# name: (estimator, normalized, init default, extra options, needs, momentum), read from the
+# method cards (algorithms.cards), the one declaration of every method.
+from ..cards import CARDS as _CARDS  # noqa: E402
+
 _METHODS = {
-    # name: (estimator, normalized, init default, extra options, needs, momentum)
-    "ef21": ("exact", False, "zero", {}, ("grad_i",), "none"),
-    "ef21-norm": ("exact", True, "gradient", NORMALIZED, ("grad_i",), "none"),
-    "ef21-sgd": ("sgd", False, "gradient", {}, ("grad_i",), "none"),
-    "ef21-sgdm": ("polyak", False, "gradient", {}, ("grad_i",), "required"),
-    "ef21-sgdm-norm": ("polyak", True, "zero", NORMALIZED, ("grad_i",), "required"),
-    "ef21-igt-norm": ("igt", True, "gradient", NORMALIZED, ("grad_i",), "required"),
-    "ef21-rhm-norm": ("rhm", True, "gradient", {**NORMALIZED, "rhm_same_sample": False},
-                      ("grad_i", "hvp_i"), "required"),
-    "ef21-hm-norm": ("hm", True, "gradient", NORMALIZED, ("grad_i", "hvp_i"), "required"),
-    "ef21-mvr-norm": ("mvr", True, "gradient", NORMALIZED, ("grad_i",), "required"),
-    "ef21-mvr": ("mvr", False, "gradient", {}, ("grad_i",), "required"),
-    "econtrol": ("econtrol", False, "gradient", {"econtrol_eta": 0.1, "econtrol_step_uses": "h_next"},
-                 ("grad_i",), "none"),
+    _c.name: (_c.estimator, _c.normalized, _c.options["init"],
+              {k: v for k, v in _c.options.items() if k not in COMMON}, _c.needs, _c.momentum)
+    for _c in _CARDS.values() if _c.family == "ef21"
 }
 
 
