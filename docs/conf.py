@@ -34,6 +34,8 @@ napoleon_use_ivar = True   # "Attributes" sections as fields, so dataclass field
 suppress_warnings = ["ref.python"]
 html_theme = "alabaster"
 html_title = "eftheory"
+# a wider page than the theme's 940px: the ledger and the derivations need the room
+html_theme_options = {"page_width": "1180px", "sidebar_width": "230px"}
 html_static_path = ["_static"]      # the extension adds _generated/static (the MathJax bundle)
 html_css_files = ["eftheory.css"]   # tables fitted to the page, coloured verdicts, plots
 
