@@ -59,7 +59,7 @@ FAMILIES = ("ef21", "local_ef", "sign")
 
 @dataclass(frozen=True)
 class MethodCard:
-    """What one algorithm is, declaratively (no update code).
+    r"""What one algorithm is, declaratively (no update code).
 
     name : the registered name.
     family : ``"ef21"`` (client memories + server mirror), ``"local_ef"`` (EF / SAEF of [002])

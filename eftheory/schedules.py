@@ -8,6 +8,10 @@ r"""Stepsize and momentum schedules, indexed per iteration k = 0, 1, 2, ...
 
 A schedule is any callable ``k -> float``; :func:`as_schedule` turns a float into a constant
 schedule and validates values. Schedules are vectorised through :meth:`Schedule.values`.
+
+Every schedule built here is made of module-level callable objects (:class:`Constant`,
+:class:`Polynomial`, :class:`Checked`), so it pickles (an optimizer's ``state_dict`` holding
+one can be saved with ``torch.save``); a user's own callable pickles if it does.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import numpy as np
 
 from .validation import check_choice, check_int, check_positive, check_real
 
-__all__ = ["Schedule", "constant", "horizon", "polynomial", "as_schedule", "BASES"]
+__all__ = ["Schedule", "constant", "horizon", "polynomial", "as_schedule", "BASES", "Constant", "Polynomial",
+           "Checked"]
 
 BASES = ("2/(k+2)", "1/(k+1)")
 
@@ -43,9 +48,45 @@ class Schedule:
         return f"Schedule({self.label})"
 
 
+@dataclass(frozen=True)
+class Constant:
+    """``k -> value``."""
+
+    value: float
+
+    def __call__(self, k: int) -> float:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Polynomial:
+    """``k -> gamma0 * (2/(k+2))**p`` (``base="2/(k+2)"``) or ``gamma0 * (k+1)**(-p)``."""
+
+    gamma0: float
+    p: float
+    base: str = "2/(k+2)"
+
+    def __call__(self, k: int) -> float:
+        if self.base == "2/(k+2)":
+            return self.gamma0 * (2.0 / (k + 2.0)) ** self.p
+        return self.gamma0 * (k + 1.0) ** (-self.p)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """``fn(k)`` validated on use: a real in (0, high] named ``name(k)``."""
+
+    fn: Callable[[int], float]
+    name: str
+    high: float = math.inf
+
+    def __call__(self, k: int) -> float:
+        return check_real(f"{self.name}({k})", self.fn(k), low=0.0, high=self.high, low_open=True)
+
+
 def constant(value: float, *, name: str = "stepsize") -> Schedule:
     v = check_positive(name, value)
-    return Schedule(lambda k: v, f"{v:g}")
+    return Schedule(Constant(v), f"{v:g}")
 
 
 def horizon(gamma0: float, K: int) -> Schedule:
@@ -53,7 +94,7 @@ def horizon(gamma0: float, K: int) -> Schedule:
     g0 = check_positive("gamma0", gamma0)
     K = check_int("K", K, low=0)
     v = g0 / math.sqrt(K + 1)
-    return Schedule(lambda k: v, f"{g0:g}/sqrt({K}+1)")
+    return Schedule(Constant(v), f"{g0:g}/sqrt({K}+1)")
 
 
 def polynomial(gamma0: float, p: float, *, base: str = "2/(k+2)") -> Schedule:
@@ -62,8 +103,8 @@ def polynomial(gamma0: float, p: float, *, base: str = "2/(k+2)") -> Schedule:
     p = check_real("p", p, low=0.0)
     check_choice("base", base, BASES)
     if base == "2/(k+2)":
-        return Schedule(lambda k: g0 * (2.0 / (k + 2.0)) ** p, f"{g0:g}*(2/(k+2))^{p:g}")
-    return Schedule(lambda k: g0 * (k + 1.0) ** (-p), f"{g0:g}*(k+1)^-{p:g}")
+        return Schedule(Polynomial(g0, p, base), f"{g0:g}*(2/(k+2))^{p:g}")
+    return Schedule(Polynomial(g0, p, base), f"{g0:g}*(k+1)^-{p:g}")
 
 
 def as_schedule(value, *, name: str = "stepsize", high: float = math.inf) -> Schedule:
@@ -77,9 +118,5 @@ def as_schedule(value, *, name: str = "stepsize", high: float = math.inf) -> Sch
         fn, label = value, getattr(value, "__name__", "callable")
     else:
         v = check_real(name, value, low=0.0, high=high, low_open=True)
-        return Schedule(lambda k: v, f"{v:g}")
-
-    def checked(k: int) -> float:
-        return check_real(f"{name}({k})", fn(k), low=0.0, high=high, low_open=True)
-
-    return Schedule(checked, label)
+        return Schedule(Constant(v), f"{v:g}")
+    return Schedule(Checked(fn, name, high), label)

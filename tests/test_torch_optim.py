@@ -21,6 +21,7 @@ import algorithms
 from algorithms.registry import Streams
 from algorithms.torch import optim
 from eftheory.compressors import Blockwise, RandK, TopK
+from eftheory.schedules import polynomial
 
 N, M, P, H = 3, 8, 3, 4          # clients, samples per client, features, hidden units
 BATCH = 3
@@ -97,54 +98,63 @@ class MLPProblem:
         return hv.numpy()
 
 
-class Replay:
-    """A compressor whose uniforms are drawn from a NumPy generator (the reference's stream)."""
+class ReferenceDraws:
+    """The reference's minibatch draws, served per client in the order each client asks for them.
 
-    random = False       # the optimizer needs no torch.Generator for it
+    The reference draws per iteration clients 0..n-1 in order, ``per_iter`` draws each (RHM with an
+    independent HVP sample takes its second right after its first); the optimizer asks client by
+    client within one evaluation, so the draws are generated in the reference's order and queued
+    per client.
+    """
 
-    def __init__(self, base, rng):
-        self.base, self.rng = base, rng
+    def __init__(self, problem, rng, per_iter):
+        self.problem, self.rng, self.per_iter = problem, rng, max(1, per_iter)
+        self.queues = [[] for _ in range(N)]
+        self.used = [0] * N
 
-    def validate(self, d):
-        self.base.validate(d)
-
-    def torch(self, v, generator=None, u=None):
-        if not getattr(self.base, "random", False):
-            return self.base.torch(v)
-        return self.base.torch(v, u=torch.from_numpy(self.rng.random(tuple(v.shape))))
+    def next(self, i):
+        while len(self.queues[i]) <= self.used[i]:
+            for j in range(N):
+                for _ in range(self.per_iter):
+                    self.queues[j].append(self.problem.sample(j, self.rng))
+        xi = self.queues[i][self.used[i]]
+        self.used[i] += 1
+        return xi
 
 
 def flat(model):
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()]).clone()
 
 
-def replay_closure(model, problem, rng):
+def replay_closure(model, problem, rng, per_iter=1):
     """closure(i, fresh) drawing minibatches exactly as the reference does."""
+    draws = ReferenceDraws(problem, rng, per_iter)
     current = [None] * N
 
     def closure(i, fresh):
         if fresh:
-            current[i] = problem.sample(i, rng)
+            current[i] = draws.next(i)
         return client_loss(model, i, current[i])
 
     return closure
 
 
-def run_optimizer(cls, kwargs, problem, *, seed=SEED, iters=ITERS, compressor=None,
-                  replay_aux=False, replay_signs=False):
+def replay_uniforms(streams):
+    """The optimizer's uniforms from the reference's compress / aux streams (same call order)."""
+    def uniforms(shape, purpose):
+        rng = streams.compress if purpose == "compress" else streams.aux
+        return torch.from_numpy(rng.random(shape))
+    return uniforms
+
+
+def run_optimizer(name, kwargs, problem, *, seed=SEED, iters=ITERS, compressor=None, per_iter=1):
     streams = Streams(seed)
     model = make_model()
     kwargs = dict(kwargs)
     if compressor is not None:
-        kwargs["compressor"] = Replay(compressor, streams.compress)
-    if replay_aux:
-        kwargs["interpolation"] = lambda k: streams.aux.random(N)
-    if replay_signs:
-        from eftheory.compressors import UnbiasedSign
-        kwargs["node_sign"] = Replay(UnbiasedSign(kwargs["G"], on_violation="clip"), streams.compress)
-        kwargs["server_sign"] = Replay(UnbiasedSign(1.0, on_violation="clip"), streams.compress)
-    opt = cls(model.parameters(), **kwargs)
-    closure = replay_closure(model, problem, streams.sample)
+        kwargs["compressor"] = compressor
+    opt = optim.for_name(name)(model.parameters(), uniforms=replay_uniforms(streams), **kwargs)
+    closure = replay_closure(model, problem, streams.sample, per_iter)
     xs = [flat(model)]
     for _ in range(iters):
         opt.step(closure)
@@ -158,104 +168,89 @@ def x0():
 
 LR = 0.05
 ETA = 0.6
-# (id, optimizer class, optimizer kwargs, registered name, run kwargs, compressor, exact data, extra)
+# (id, registered name, options -- the same dict for algorithms.run and the optimizer --, compressor,
+#  exact data, sample draws per client and iteration)
 CASES = [
-    ("ef21-norm", optim.EF21Norm, {"lr": LR, "n_clients": N}, "ef21-norm", {"stepsize": LR}, TopK(4), True, {}),
-    ("ef21-norm-randk", optim.EF21Norm, {"lr": LR, "n_clients": N, "init": "compressed"}, "ef21-norm",
-     {"stepsize": LR, "init": "compressed"}, RandK(5), True, {}),
-    ("ef21-sgdm-norm", optim.EF21SGDMNorm, {"lr": LR, "eta": ETA, "n_clients": N}, "ef21-sgdm-norm",
-     {"stepsize": LR, "momentum": ETA}, TopK(4), False, {}),
-    ("ef21-sgdm-norm-randk", optim.EF21SGDMNorm,
-     {"lr": lambda k: LR / (k + 1) ** 0.75, "eta": lambda k: (2 / (k + 2)) ** 0.5, "n_clients": N,
-      "init": "compressed"},
-     "ef21-sgdm-norm", {"stepsize": lambda k: LR / (k + 1) ** 0.75,
-                        "momentum": lambda k: (2 / (k + 2)) ** 0.5, "init": "compressed"}, RandK(6), False, {}),
-    ("ef21-igt-norm", optim.EF21IGTNorm, {"lr": LR, "eta": ETA, "n_clients": N}, "ef21-igt-norm",
-     {"stepsize": LR, "momentum": ETA}, TopK(4), False, {}),
-    ("ef21-hm-norm", optim.EF21HMNorm, {"lr": LR, "eta": ETA, "n_clients": N}, "ef21-hm-norm",
-     {"stepsize": LR, "momentum": ETA}, TopK(4), False, {}),
-    ("ef21-rhm-norm", optim.EF21RHMNorm, {"lr": LR, "eta": ETA, "n_clients": N}, "ef21-rhm-norm",
-     {"stepsize": LR, "momentum": ETA}, TopK(4), False, {"replay_aux": True}),
-    ("ef21-rhm-norm-same", optim.EF21RHMNorm, {"lr": LR, "eta": ETA, "n_clients": N, "same_sample": True},
-     "ef21-rhm-norm", {"stepsize": LR, "momentum": ETA, "rhm_same_sample": True}, TopK(4), False,
-     {"replay_aux": True}),
-    ("ef21-mvr-norm", optim.EF21MVRNorm, {"lr": LR, "eta": ETA, "n_clients": N, "init": "zero"},
-     "ef21-mvr-norm", {"stepsize": LR, "momentum": ETA, "init": "zero"}, TopK(4), False, {}),
-    ("ef21-sgd", optim.EF21SGD, {"lr": 0.3, "n_clients": N}, "ef21-sgd", {"stepsize": 0.3}, TopK(4), False, {}),
-    ("ef21-sgdm", optim.EF21SGDM, {"lr": 0.3, "eta": ETA, "n_clients": N}, "ef21-sgdm",
-     {"stepsize": 0.3, "momentum": ETA}, TopK(4), False, {}),
-    ("econtrol", optim.EControl, {"lr": 0.3, "eta": 0.2, "n_clients": N}, "econtrol",
-     {"stepsize": 0.3, "econtrol_eta": 0.2}, TopK(4), False, {}),
-    ("econtrol-hprev", optim.EControl, {"lr": 0.3, "eta": 0.2, "n_clients": N, "step_uses": "h_prev"},
-     "econtrol", {"stepsize": 0.3, "econtrol_eta": 0.2, "econtrol_step_uses": "h_prev"}, TopK(4), False, {}),
-    ("ef", optim.EF, {"lr": 0.2, "mu": 0.5, "n_clients": N}, "ef", {"stepsize": 0.2, "mu": 0.5},
-     TopK(4), False, {}),
-    ("ef-averaging", optim.EF, {"lr": 0.2, "mu": 0.5, "n_clients": N, "error_averaging": True, "p": 3},
-     "ef", {"stepsize": 0.2, "mu": 0.5, "error_averaging": True, "p": 3}, TopK(4), False, {}),
-    ("saef", optim.SAEF, {"lr": 0.2, "mu": 0.5, "n_clients": N, "p": 3}, "saef",
-     {"stepsize": 0.2, "mu": 0.5, "p": 3}, TopK(4), False, {}),
-    ("saef-single-way", optim.SAEF, {"lr": 0.2, "n_clients": N, "double_way": False}, "saef",
-     {"stepsize": 0.2, "double_way": False}, TopK(4), False, {}),
-    ("smm", optim.SMM, {"lr": 0.01, "beta": 0.3, "n_clients": N}, "smm",
-     {"stepsize": 0.01, "momentum": 0.3}, None, False, {}),
-    ("mvsm-v1", optim.MVSM, {"lr": 0.01, "beta": 0.3, "n_clients": N, "G": 1.0, "version": 1},
-     "mvsm-v1", {"stepsize": 0.01, "momentum": 0.3, "G": 1.0}, None, False, {"replay_signs": True}),
-    ("mvsm-v2", optim.MVSM, {"lr": 0.01, "beta": 0.3, "n_clients": N, "G": 1.0, "version": 2},
-     "mvsm-v2", {"stepsize": 0.01, "momentum": 0.3, "G": 1.0}, None, False, {"replay_signs": True}),
+    ("ef21", "ef21", {"stepsize": 0.3}, TopK(4), True, 0),
+    ("ef21-norm", "ef21-norm", {"stepsize": LR}, TopK(4), True, 0),
+    ("ef21-norm-randk", "ef21-norm", {"stepsize": LR, "init": "compressed"}, RandK(5), True, 0),
+    ("ef21-sgdm-norm", "ef21-sgdm-norm", {"stepsize": LR, "momentum": ETA}, TopK(4), False, 1),
+    ("ef21-sgdm-norm-randk", "ef21-sgdm-norm",
+     {"stepsize": polynomial(LR, 0.75, base="1/(k+1)"), "momentum": polynomial(1.0, 0.5),
+      "init": "compressed"}, RandK(6), False, 1),
+    ("ef21-igt-norm", "ef21-igt-norm", {"stepsize": LR, "momentum": ETA}, TopK(4), False, 1),
+    ("ef21-hm-norm", "ef21-hm-norm", {"stepsize": LR, "momentum": ETA}, TopK(4), False, 1),
+    ("ef21-rhm-norm", "ef21-rhm-norm", {"stepsize": LR, "momentum": ETA}, TopK(4), False, 2),
+    ("ef21-rhm-norm-same", "ef21-rhm-norm", {"stepsize": LR, "momentum": ETA, "rhm_same_sample": True},
+     TopK(4), False, 1),
+    ("ef21-mvr-norm", "ef21-mvr-norm", {"stepsize": LR, "momentum": ETA, "init": "zero"}, TopK(4), False, 1),
+    ("ef21-mvr", "ef21-mvr", {"stepsize": 0.3, "momentum": ETA}, RandK(5), False, 1),
+    ("ef21-sgd", "ef21-sgd", {"stepsize": 0.3}, TopK(4), False, 1),
+    ("ef21-sgdm", "ef21-sgdm", {"stepsize": 0.3, "momentum": ETA}, TopK(4), False, 1),
+    ("econtrol", "econtrol", {"stepsize": 0.3, "econtrol_eta": 0.2}, TopK(4), False, 1),
+    ("econtrol-hprev", "econtrol", {"stepsize": 0.3, "econtrol_eta": 0.2, "econtrol_step_uses": "h_prev"},
+     TopK(4), False, 1),
+    ("ef", "ef", {"stepsize": 0.2, "mu": 0.5}, TopK(4), False, 1),
+    ("ef-averaging-randk", "ef", {"stepsize": 0.2, "mu": 0.5, "error_averaging": True, "p": 3}, RandK(4),
+     False, 1),
+    ("saef", "saef", {"stepsize": 0.2, "mu": 0.5, "p": 3}, TopK(4), False, 1),
+    ("saef-single-way", "saef", {"stepsize": 0.2, "double_way": False}, TopK(4), False, 1),
+    ("signsgd", "signsgd", {"stepsize": 0.01}, None, False, 1),
+    ("signum", "signum", {"stepsize": 0.01, "momentum": 0.3}, None, False, 1),
+    ("smm", "smm", {"stepsize": 0.01, "momentum": 0.3}, None, False, 1),
+    ("mv-signsgd", "mv-signsgd", {"stepsize": 0.01}, None, False, 1),
+    ("mv-signum", "mv-signum", {"stepsize": 0.01, "momentum": 0.3, "ties": "plus"}, None, False, 1),
+    ("sto-signsgd", "sto-signsgd", {"stepsize": 0.01, "B": 1.0}, None, False, 1),
+    ("mvsm-v1", "mvsm-v1", {"stepsize": 0.01, "momentum": 0.3, "G": 1.0}, None, False, 1),
+    ("mvsm-v1-shared", "mvsm-v1", {"stepsize": 0.01, "momentum": 0.3, "G": 1.0, "shared_draw": True}, None,
+     False, 1),
+    ("mvsm-v2", "mvsm-v2", {"stepsize": 0.01, "momentum": 0.3, "G": 1.0}, None, False, 1),
 ]
+
+
+def test_every_registered_algorithm_has_an_optimizer_and_a_case():
+    assert sorted(optim.OPTIMIZERS) == algorithms.names()
+    assert {c[1] for c in CASES} == set(algorithms.names())
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_optimizer_equals_numpy_reference(case):
-    _, cls, okw, name, rkw, compressor, exact, extra = case
+    _, name, kw, compressor, exact, per_iter = case
     problem = MLPProblem(batch=None if exact else BATCH)
-    if compressor is not None:
-        okw = {**okw, "compressor": compressor}
-    got = run_optimizer(cls, okw, problem, compressor=compressor, **extra)
-    ref = algorithms.run(name, problem, compressor, x0(), ITERS, seed=SEED, backend="numpy", **rkw)
+    got = run_optimizer(name, {**kw, "n_clients": N}, problem, compressor=compressor, per_iter=per_iter)
+    ref = algorithms.run(name, problem, compressor, x0(), ITERS, seed=SEED, backend="numpy", **kw)
     np.testing.assert_allclose(got, ref.x, rtol=0, atol=1e-10)
     assert np.abs(got[-1] - got[0]).max() > 1e-3          # the run moved
 
 
-def _engine_has(name):
-    try:
-        return name in algorithms.names("torch")
-    except Exception:   # the engine is optional for this check
-        return False
-
-
-@pytest.mark.parametrize("name,cls,okw,rkw", [
-    ("ef21-norm", optim.EF21Norm, {"lr": LR}, {"stepsize": LR}),
-    ("ef21-hm-norm", optim.EF21HMNorm, {"lr": LR, "eta": ETA}, {"stepsize": LR, "momentum": ETA}),
-    ("ef21-mvr-norm", optim.EF21MVRNorm, {"lr": LR, "eta": ETA}, {"stepsize": LR, "momentum": ETA}),
-    ("ef21-igt-norm", optim.EF21IGTNorm, {"lr": LR, "eta": ETA}, {"stepsize": LR, "momentum": ETA}),
-    ("ef21-sgdm-norm", optim.EF21SGDMNorm, {"lr": LR, "eta": ETA}, {"stepsize": LR, "momentum": ETA}),
-    ("econtrol", optim.EControl, {"lr": 0.3, "eta": 0.2}, {"stepsize": 0.3, "econtrol_eta": 0.2}),
-    ("saef", optim.SAEF, {"lr": 0.2, "mu": 0.5, "p": 3}, {"stepsize": 0.2, "mu": 0.5, "p": 3}),
+@pytest.mark.parametrize("name,kw", [
+    ("ef21-norm", {"stepsize": LR}),
+    ("ef21-hm-norm", {"stepsize": LR, "momentum": ETA}),
+    ("ef21-mvr-norm", {"stepsize": LR, "momentum": ETA}),
+    ("ef21-igt-norm", {"stepsize": LR, "momentum": ETA}),
+    ("ef21-sgdm-norm", {"stepsize": LR, "momentum": ETA}),
+    ("econtrol", {"stepsize": 0.3, "econtrol_eta": 0.2}),
+    ("saef", {"stepsize": 0.2, "mu": 0.5, "p": 3}),
 ])
-def test_optimizer_equals_batched_engine(name, cls, okw, rkw):
-    if not _engine_has(name):
-        pytest.skip(f"the torch engine does not provide {name!r}")
+def test_optimizer_equals_batched_engine(name, kw):
     problem = MLPProblem(batch=None)
-    got = run_optimizer(cls, {**okw, "n_clients": N, "compressor": TopK(4)}, problem)
-    ref = algorithms.run(name, problem, TopK(4), x0(), ITERS, seed=SEED, backend="torch",
-                         **rkw).numpy()
+    got = run_optimizer(name, {**kw, "n_clients": N, "compressor": TopK(4)}, problem)
+    ref = algorithms.run(name, problem, TopK(4), x0(), ITERS, seed=SEED, backend="torch", **kw).numpy()
     xs = np.asarray(ref.x)
-    xs = xs[0] if xs.ndim == 3 else xs
-    np.testing.assert_allclose(got, xs, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(got, xs[0] if xs.ndim == 3 else xs, rtol=0, atol=1e-10)
 
 
 # ------------------------------------------------------------------ normalization / compression scopes
 
 def test_per_tensor_and_global_normalization_differ_and_match_their_definitions():
     problem = MLPProblem(batch=None)
-    kw = {"lr": LR, "n_clients": N, "compressor": TopK(4)}
-    glob = run_optimizer(optim.EF21Norm, kw, problem)
-    per = run_optimizer(optim.EF21Norm, {**kw, "normalize": "per_tensor"}, problem)
+    kw = {"stepsize": LR, "n_clients": N, "compressor": TopK(4)}
+    glob = run_optimizer("ef21-norm", kw, problem)
+    per = run_optimizer("ef21-norm", {**kw, "normalize_scope": "per_tensor"}, problem)
     assert np.abs(glob - per).max() > 1e-3
-    # global: every step has length exactly lr
+    # global: every step has length exactly the stepsize
     np.testing.assert_allclose(np.linalg.norm(np.diff(glob, axis=0), axis=1), LR, rtol=1e-12)
-    # per tensor: every tensor whose mirror slice is nonzero moves by exactly lr
+    # per tensor: every tensor whose mirror slice is nonzero moves by exactly the stepsize
     steps = np.diff(per, axis=0)
     bounds = np.cumsum([0] + problem.sizes)
     for a, b in zip(bounds[:-1], bounds[1:]):
@@ -269,9 +264,9 @@ def test_per_tensor_and_global_normalization_differ_and_match_their_definitions(
 
 def test_per_tensor_compression_is_blockwise_compression():
     problem = MLPProblem(batch=None)
-    kw = {"lr": LR, "n_clients": N, "compressor": TopK(1)}
-    per = run_optimizer(optim.EF21Norm, {**kw, "compress": "per_tensor"}, problem)
-    glob = run_optimizer(optim.EF21Norm, kw, problem)
+    kw = {"stepsize": LR, "n_clients": N, "compressor": TopK(1)}
+    per = run_optimizer("ef21-norm", {**kw, "compress": "per_tensor"}, problem)
+    glob = run_optimizer("ef21-norm", kw, problem)
     assert np.abs(glob - per).max() > 1e-3
     ref = algorithms.run("ef21-norm", problem, Blockwise(TopK(1), problem.sizes), x0(), ITERS,
                          stepsize=LR)
@@ -279,9 +274,8 @@ def test_per_tensor_compression_is_blockwise_compression():
 
 
 def test_closure_may_call_backward():
-    problem = MLPProblem(batch=None)
     model_a, model_b = make_model(), make_model()
-    kw = {"lr": LR, "n_clients": N, "compressor": TopK(4), "eta": ETA}
+    kw = {"stepsize": LR, "n_clients": N, "compressor": TopK(4), "momentum": ETA}
     opt_a = optim.EF21MVRNorm(model_a.parameters(), **kw)
     opt_b = optim.EF21MVRNorm(model_b.parameters(), **kw)
 
@@ -294,12 +288,11 @@ def test_closure_may_call_backward():
         opt_a.step(lambda i, fresh: client_loss(model_a, i, None))
         opt_b.step(backward_closure)
     assert torch.equal(flat(model_a), flat(model_b))
-    del problem
 
 
 def test_hvp_optimizer_rejects_backward_closure():
     model = make_model()
-    opt = optim.EF21HMNorm(model.parameters(), lr=LR, eta=ETA, n_clients=N, compressor=TopK(4))
+    opt = optim.EF21HMNorm(model.parameters(), stepsize=LR, momentum=ETA, n_clients=N, compressor=TopK(4))
 
     def closure(i, fresh):
         loss = client_loss(model, i, None)
@@ -312,11 +305,46 @@ def test_hvp_optimizer_rejects_backward_closure():
 
 def test_mirror_equals_mean_of_client_memories():
     model = make_model()
-    opt = optim.EF21SGDMNorm(model.parameters(), lr=LR, eta=ETA, n_clients=N, compressor=TopK(3))
+    opt = optim.EF21SGDMNorm(model.parameters(), stepsize=LR, momentum=ETA, n_clients=N, compressor=TopK(3))
     for _ in range(6):
         opt.step(lambda i, fresh: client_loss(model, i, None))
-        st = opt.state["ef"]
-        torch.testing.assert_close(st["g"], st["g_i"].mean(dim=0), rtol=0, atol=1e-14)
+        st = opt.state["ef"]["step"]
+        assert st["g_i"].shape == (1, N, problem_dim())
+        torch.testing.assert_close(st["g"], st["g_i"].mean(dim=1), rtol=0, atol=1e-14)
+
+
+def problem_dim():
+    return sum(p.numel() for p in make_model().parameters())
+
+
+# ------------------------------------------------------------------ the standard loop, errors
+
+def test_step_without_closure_says_what_the_closure_must_be():
+    model = make_model()
+    opt = optim.EF21Norm(model.parameters(), stepsize=LR, n_clients=N, compressor=TopK(4))
+    client_loss(model, 0, None).backward()
+    with pytest.raises(ValueError) as err:
+        opt.step()
+    msg = str(err.value)
+    assert "\n" not in msg and "closure(i, fresh)" in msg and "client i's loss" in msg
+
+
+@pytest.mark.parametrize("old", [{"lr": LR}, {"eta": ETA}, {"normalize": "global"}, {"same_sample": True}])
+def test_old_option_spellings_are_rejected_with_the_allowed_names(old):
+    model = make_model()
+    kw = {"stepsize": LR, "momentum": ETA, "n_clients": N, "compressor": TopK(4), **old}
+    with pytest.raises((ValueError, TypeError), match="allowed|unexpected"):
+        optim.EF21RHMNorm(model.parameters(), generator=_gen(), **kw)
+
+
+def test_option_values_outside_the_card_are_rejected():
+    model = make_model()
+    with pytest.raises(ValueError, match="init"):
+        optim.EF21Norm(model.parameters(), stepsize=LR, n_clients=N, compressor=TopK(4), init="nope")
+    with pytest.raises(ValueError, match="momentum"):
+        optim.EF21Norm(model.parameters(), stepsize=LR, momentum=0.5, n_clients=N, compressor=TopK(4))
+    with pytest.raises(ValueError, match="momentum"):
+        optim.EF21SGDMNorm(model.parameters(), stepsize=LR, n_clients=N, compressor=TopK(4))
 
 
 # ------------------------------------------------------------------ state_dict round trip
@@ -326,33 +354,34 @@ def _gen():
 
 
 ROUND_TRIP = [
-    (optim.EF21Norm, {"compressor": TopK(4)}),
-    (optim.EF21SGDMNorm, {"compressor": RandK(5), "eta": ETA, "generator": "gen"}),
-    (optim.EF21IGTNorm, {"compressor": TopK(4), "eta": ETA}),
-    (optim.EF21RHMNorm, {"compressor": TopK(4), "eta": ETA, "generator": "gen"}),
-    (optim.EF21HMNorm, {"compressor": TopK(4), "eta": ETA, "normalize": "per_tensor"}),
-    (optim.EF21MVRNorm, {"compressor": TopK(1), "eta": ETA, "compress": "per_tensor"}),
-    (optim.EF21SGD, {"compressor": TopK(4)}),
-    (optim.EF21SGDM, {"compressor": TopK(4), "eta": ETA}),
-    (optim.EControl, {"compressor": TopK(4), "eta": 0.2}),
-    (optim.EF, {"compressor": TopK(4), "mu": 0.5, "error_averaging": True, "p": 2}),
-    (optim.SAEF, {"compressor": TopK(4), "mu": 0.5, "p": 2}),
-    (optim.SMM, {"beta": 0.3}),
-    (optim.MVSM, {"beta": 0.3, "G": 1.0, "version": 2, "generator": "gen"}),
+    ("ef21-norm", {"compressor": TopK(4)}),
+    ("ef21-sgdm-norm", {"compressor": RandK(5), "momentum": ETA, "generator": "gen"}),
+    ("ef21-igt-norm", {"compressor": TopK(4), "momentum": ETA}),
+    ("ef21-rhm-norm", {"compressor": TopK(4), "momentum": ETA, "generator": "gen"}),
+    ("ef21-hm-norm", {"compressor": TopK(4), "momentum": ETA, "normalize_scope": "per_tensor"}),
+    ("ef21-mvr-norm", {"compressor": TopK(1), "momentum": ETA, "compress": "per_tensor"}),
+    ("ef21-sgd", {"compressor": TopK(4)}),
+    ("ef21-sgdm", {"compressor": TopK(4), "momentum": ETA}),
+    ("econtrol", {"compressor": TopK(4), "econtrol_eta": 0.2}),
+    ("ef", {"compressor": TopK(4), "mu": 0.5, "error_averaging": True, "p": 2}),
+    ("saef", {"compressor": TopK(4), "mu": 0.5, "p": 2}),
+    ("smm", {"momentum": 0.3}),
+    ("mvsm-v2", {"momentum": 0.3, "G": 1.0, "generator": "gen"}),
 ]
 
 
-@pytest.mark.parametrize("cls,kw", ROUND_TRIP, ids=[c.__name__ for c, _ in ROUND_TRIP])
-def test_state_dict_round_trip_resumes_bit_exactly(cls, kw):
-    def build(model):
-        args = {k: (_gen() if v == "gen" else v) for k, v in kw.items()}
-        return cls(model.parameters(), lr=0.03, n_clients=N, **args)
+def _build(name, kw, model, stepsize=0.03):
+    args = {k: (_gen() if v == "gen" else v) for k, v in kw.items()}
+    return optim.for_name(name)(model.parameters(), stepsize=stepsize, n_clients=N, **args)
 
+
+@pytest.mark.parametrize("name,kw", ROUND_TRIP, ids=[c for c, _ in ROUND_TRIP])
+def test_state_dict_round_trip_resumes_bit_exactly(name, kw):
     def closure_for(model):
         return lambda i, fresh: client_loss(model, i, None)
 
     model = make_model()
-    opt = build(model)
+    opt = _build(name, kw, model)
     for _ in range(3):
         opt.step(closure_for(model))
     saved = copy.deepcopy(opt.state_dict())
@@ -363,7 +392,7 @@ def test_state_dict_round_trip_resumes_bit_exactly(cls, kw):
 
     model2 = make_model(seed=99)
     model2.load_state_dict(saved_params)
-    opt2 = build(model2)
+    opt2 = _build(name, kw, model2)
     if kw.get("generator") == "gen":      # a different generator state before loading
         torch.rand(7, generator=opt2.generator)
     opt2.load_state_dict(saved)
@@ -371,3 +400,53 @@ def test_state_dict_round_trip_resumes_bit_exactly(cls, kw):
         opt2.step(closure_for(model2))
     assert torch.equal(flat(model2), expected)
     assert opt2.state["ef"]["k"] == 6
+
+
+def test_a_schedule_as_stepsize_survives_torch_save():
+    import io
+
+    model = make_model()
+    opt = optim.EF21SGDMNorm(model.parameters(), stepsize=polynomial(0.1, 2 / 3), momentum=polynomial(1.0, 0.5),
+                             n_clients=N, compressor=TopK(4))
+    for _ in range(2):
+        opt.step(lambda i, fresh: client_loss(model, i, None))
+    buf = io.BytesIO()
+    torch.save(opt.state_dict(), buf)
+    buf.seek(0)
+    loaded = torch.load(buf, weights_only=False)
+    model2 = make_model()
+    model2.load_state_dict(model.state_dict())
+    opt2 = optim.EF21SGDMNorm(model2.parameters(), stepsize=0.5, momentum=0.5, n_clients=N, compressor=TopK(4))
+    opt2.load_state_dict(loaded)
+    assert opt2.param_groups[0]["stepsize"](3) == polynomial(0.1, 2 / 3)(3)
+    opt.step(lambda i, fresh: client_loss(model, i, None))
+    opt2.step(lambda i, fresh: client_loss(model2, i, None))
+    assert torch.equal(flat(model), flat(model2))
+
+
+@pytest.mark.parametrize("src", [c for c, _ in ROUND_TRIP])
+def test_loading_another_methods_state_is_a_one_line_error(src):
+    src_kw = dict(ROUND_TRIP)[src]
+    model = make_model()
+    opt = _build(src, src_kw, model)
+    opt.step(lambda i, fresh: client_loss(model, i, None))
+    saved = opt.state_dict()
+    for dst, dst_kw in ROUND_TRIP:
+        if dst == src:
+            continue
+        target = _build(dst, dst_kw, make_model())
+        with pytest.raises(ValueError) as err:
+            target.load_state_dict(saved)
+        assert "\n" not in str(err.value) and repr(src) in str(err.value)
+    fresh_state = _build(src, src_kw, make_model()).state_dict()      # before any step
+    other = "ef21-norm" if src != "ef21-norm" else "ef21-sgd"
+    with pytest.raises(ValueError):
+        _build(other, dict(ROUND_TRIP)[other], make_model()).load_state_dict(fresh_state)
+
+
+@pytest.mark.parametrize("bad", [{}, {"state": {}}, {"param_groups": []}, [], {"state": {}, "param_groups": "x"}])
+def test_malformed_state_dict_is_a_one_line_error(bad):
+    opt = _build("ef21-norm", {"compressor": TopK(4)}, make_model())
+    with pytest.raises(ValueError) as err:
+        opt.load_state_dict(bad)
+    assert "\n" not in str(err.value)

@@ -1,27 +1,39 @@
 r"""``torch.optim`` optimizers that simulate n clients of the papers' methods on a real model.
 
 One optimizer instance holds the server and all n clients: the parameters of all groups form
-the model vector :math:`x\in\mathbb R^d` (groups in order, tensors flattened), every client's
-buffers (:math:`g_i`, :math:`v_i`, :math:`e_i`, ...) are ``(n, d)`` tensors, and one ``step``
-is one iteration of the paper's algorithm.
+the model vector :math:`x\in\mathbb R^d` (groups in order, tensors flattened), and one ``step``
+is one iteration of the paper's algorithm, computed by the batched engine's own step on the
+(1, n, d) client tensors (:mod:`._steps`; S = 1 run, the clients as the engine's n axis).
+The optimizers hold no update rule of their own.
 
-=================  =====================================  ===================================
-class              method                                 registered reference
-=================  =====================================  ===================================
-``EF21Norm``       ‖EF21‖ (004 Alg. 1)                    ``ef21-norm``
-``EF21SGDMNorm``   ‖EF21-SGDM‖ (001 Alg. 2; 000)          ``ef21-sgdm-norm``
-``EF21IGTNorm``    ‖EF21-IGT‖ (000)                       ``ef21-igt-norm``
-``EF21RHMNorm``    ‖EF21-RHM‖ (000)                       ``ef21-rhm-norm``
-``EF21HMNorm``     ‖EF21-HM‖ (000)                        ``ef21-hm-norm``
-``EF21MVRNorm``    ‖EF21-MVR‖ (000)                       ``ef21-mvr-norm``
-``EF21SGD``        EF21-SGD                               ``ef21-sgd``
-``EF21SGDM``       EF21-SGDM                              ``ef21-sgdm``
-``EControl``       EControl                               ``econtrol``
-``EF``             local error feedback (002)             ``ef``
-``SAEF``           step-ahead error feedback (002)        ``saef``
-``SMM``            sign momentum (003 Alg. 1)             ``smm``
-``MVSM``           majority-vote sign momentum (003)      ``mvsm-v1`` / ``mvsm-v2``
-=================  =====================================  ===================================
+=================  ======================
+class              method card / reference
+=================  ======================
+``EF21``           ``ef21``
+``EF21Norm``       ``ef21-norm``
+``EF21SGD``        ``ef21-sgd``
+``EF21SGDM``       ``ef21-sgdm``
+``EF21SGDMNorm``   ``ef21-sgdm-norm``
+``EF21IGTNorm``    ``ef21-igt-norm``
+``EF21RHMNorm``    ``ef21-rhm-norm``
+``EF21HMNorm``     ``ef21-hm-norm``
+``EF21MVRNorm``    ``ef21-mvr-norm``
+``EF21MVR``        ``ef21-mvr``
+``EControl``       ``econtrol``
+``EF``             ``ef``
+``SAEF``           ``saef``
+``SignSGD``        ``signsgd``
+``Signum``         ``signum``
+``SMM``            ``smm``
+``MVSignSGD``      ``mv-signsgd``
+``MVSignum``       ``mv-signum``
+``StoSignSGD``     ``sto-signsgd``
+``MVSMV1``         ``mvsm-v1``
+``MVSMV2``         ``mvsm-v2``
+=================  ======================
+
+Every class is :class:`CardOptimizer` with its card; ``OPTIMIZERS[name]`` / :func:`for_name` give the
+class of a registered name.
 
 Closure protocol
 ----------------
@@ -32,7 +44,7 @@ Closure protocol
 * ``i`` -- the client (worker, node) whose loss :math:`f_i` is evaluated, ``0 <= i < n``;
 * ``fresh`` -- ``True``: draw client i's next minibatch :math:`\xi_i^k`; ``False``: reuse the
   minibatch of client i's last fresh call (MVR's gradient at :math:`x^{k-1}`, RHM's HVP with
-  ``same_sample=True``). With deterministic data ignore it;
+  ``rhm_same_sample=True``). With deterministic data ignore it;
 * the optimizer has already put the parameters at the point it needs (:math:`x^k`, IGT's
   :math:`y^k`, MVR's :math:`x^{k-1}`, RHM's :math:`\hat x_i^k`, SAEF's :math:`x_t - e_t^{(i)}`)
   and restores them afterwards; the closure only runs the model;
@@ -42,8 +54,9 @@ Closure protocol
   products of HM and RHM). A closure that does call ``backward()`` works with every optimizer
   except ``EF21HMNorm`` / ``EF21RHMNorm``, which then raise ``ValueError``.
 
-Calls within one step go client by client: all of client 0's evaluations, then client 1's, ...;
-each client's first call is fresh. Example with three clients holding fixed data shards and
+Calls within one step follow the engine: one evaluation of every client (clients 0..n-1), then
+the next evaluation of every client, ...; each client's first use of a draw is fresh.
+``step()`` without a closure raises a one-line ``ValueError`` saying what the closure must be. Example with three clients holding fixed data shards and
 minibatches drawn by a per-client generator::
 
     import torch
@@ -62,47 +75,77 @@ minibatches drawn by a per-client generator::
         idx = batch[i]
         return torch.nn.functional.mse_loss(model(X[idx]), y[idx])
 
-    opt = EF21MVRNorm(model.parameters(), lr=lambda k: 0.1 * (2 / (k + 2)) ** (2 / 3),
-                      eta=lambda k: (2 / (k + 2)) ** (2 / 3), n_clients=3, compressor=TopK(5))
+    from eftheory.schedules import polynomial
+    opt = EF21MVRNorm(model.parameters(), stepsize=polynomial(0.1, 2 / 3),
+                      momentum=polynomial(1.0, 2 / 3), n_clients=3, compressor=TopK(5))
     for k in range(100):
         opt.step(closure)
 
-Common options
---------------
-* ``lr`` (and ``eta`` / ``beta``) -- a float or a schedule ``k -> value`` indexed by the step
+Common options (``algorithms.run``'s vocabulary, see :mod:`algorithms.cards`)
+-----------------------------------------------------------------------------
+* ``stepsize`` (and ``momentum``) -- a float or a schedule ``k -> value`` indexed by the step
   counter (per iteration, as in the theory); per group values act on the group's slice of x.
-* ``normalize`` -- ``"global"`` (default, the theory): :math:`g/\|g\|` over the whole vector;
-  ``"per_tensor"``: every parameter tensor's slice by its own norm (the published code of 000).
+  ``eftheory.schedules`` schedules pickle, so a ``state_dict`` holding one can be saved.
+* the method's options by their card names: ``init``, ``normalize_scope`` (``"global"``, the
+  theory, or ``"per_tensor"``: every parameter tensor's slice by its own norm), ``blocks``,
+  ``rhm_same_sample``, ``econtrol_eta``, ``econtrol_step_uses``, ``mu``, ``p``, ``double_way``,
+  ``error_averaging``, ``sign_zero``, ``ties``, ``momentum_convention``, ``G`` / ``B``,
+  ``on_violation``, ``shared_draw``.
 * ``compress`` -- ``"global"`` (default): the compressor acts on the flattened vector;
   ``"per_tensor"``: ``Blockwise(compressor, tensor sizes)`` (changes :math:`\alpha`).
-* ``init`` -- the client memory :math:`g_i^{-1}`: ``"gradient"``, ``"compressed"`` or ``"zero"``.
 * ``generator`` -- a ``torch.Generator`` for random compressors (required then), RHM's
-  :math:`q_i^k` and MVSM's stochastic signs.
+  :math:`q_i^k` and the stochastic signs; ``uniforms`` -- ``(shape, purpose) -> tensor`` to
+  replay given uniforms instead.
 
-``state_dict()`` returns cloned tensors: the step counter, all client and server buffers,
-:math:`x^{k-1}` where it is kept, and the generator state; ``load_state_dict`` into a fresh
-optimizer over a model with the saved parameters resumes bit for bit.
+Renamed (earlier spellings are rejected): ``lr`` -> ``stepsize``, ``eta`` / ``beta`` ->
+``momentum``, EControl's ``eta`` -> ``econtrol_eta``, ``normalize`` -> ``normalize_scope``,
+``same_sample`` -> ``rhm_same_sample``, ``step_uses`` -> ``econtrol_step_uses``,
+``MVSM(version=1|2)`` -> ``MVSMV1`` / ``MVSMV2``, RHM's ``interpolation`` -> ``uniforms``.
+
+``state_dict()`` returns cloned tensors: the step counter, all client and server buffers and
+the generator state; ``load_state_dict`` into a fresh optimizer of the same method over a model
+with the saved parameters resumes bit for bit. A state of another method, another number of
+clients or a malformed dict raises a one-line ``ValueError``.
 
 Importing this package registers nothing.
 """
 
 from __future__ import annotations
 
+from ._base import CardOptimizer
 from .econtrol import EControl
 from .ef import EF
+from .ef21 import EF21
 from .ef21_hm_norm import EF21HMNorm
 from .ef21_igt_norm import EF21IGTNorm
+from .ef21_mvr import EF21MVR
 from .ef21_mvr_norm import EF21MVRNorm
 from .ef21_norm import EF21Norm
 from .ef21_rhm_norm import EF21RHMNorm
 from .ef21_sgd import EF21SGD
 from .ef21_sgdm import EF21SGDM
 from .ef21_sgdm_norm import EF21SGDMNorm
-from .mvsm import MVSM
+from .mv_signsgd import MVSignSGD
+from .mv_signum import MVSignum
+from .mvsm_v1 import MVSMV1
+from .mvsm_v2 import MVSMV2
 from .saef import SAEF
+from .signsgd import SignSGD
+from .signum import Signum
 from .smm import SMM
+from .sto_signsgd import StoSignSGD
 
-__all__ = [
-    "EF21Norm", "EF21SGDMNorm", "EF21IGTNorm", "EF21RHMNorm", "EF21HMNorm", "EF21MVRNorm",
-    "EF21SGD", "EF21SGDM", "EControl", "EF", "SAEF", "SMM", "MVSM",
-]
+#: registered name -> optimizer class (one per method card)
+OPTIMIZERS = {cls.card_name: cls for cls in (
+    EF21, EF21Norm, EF21SGD, EF21SGDM, EF21SGDMNorm, EF21IGTNorm, EF21RHMNorm, EF21HMNorm, EF21MVRNorm, EF21MVR, EControl, EF, SAEF, SignSGD, Signum, SMM, MVSignSGD, MVSignum, StoSignSGD, MVSMV1, MVSMV2)}
+
+
+def for_name(name: str):
+    """The optimizer class of a registered algorithm name."""
+    try:
+        return OPTIMIZERS[name]
+    except KeyError:
+        raise ValueError(f"name must be one of {sorted(OPTIMIZERS)}; got {name!r}") from None
+
+
+__all__ = ["CardOptimizer", "OPTIMIZERS", "for_name", 'EF21', 'EF21Norm', 'EF21SGD', 'EF21SGDM', 'EF21SGDMNorm', 'EF21IGTNorm', 'EF21RHMNorm', 'EF21HMNorm', 'EF21MVRNorm', 'EF21MVR', 'EControl', 'EF', 'SAEF', 'SignSGD', 'Signum', 'SMM', 'MVSignSGD', 'MVSignum', 'StoSignSGD', 'MVSMV1', 'MVSMV2']

@@ -12,32 +12,14 @@ on, as 002 Fig. 3 does for EF); ``double_way=False`` broadcasts :math:`\Delta_{t
 
 from __future__ import annotations
 
-import math
-
-from ._base import check_flag
-from ._ef_saef import _LocalErrorFeedback
+from ._base import CardOptimizer
 
 __all__ = ["EF"]
 
 
-class EF(_LocalErrorFeedback):
-    """EF of [002].
+class EF(CardOptimizer):
+    """``ef`` on a real model: ``EF(params, stepsize, momentum=None, *, n_clients, ...,
+    **options)`` with the options of its method card (:data:`algorithms.cards.CARDS` ``["ef"]``);
+    see :class:`~algorithms.torch.optim.CardOptimizer` for the arguments and the closure protocol."""
 
-    Args:
-        params, lr: parameters and the learning rate :math:`\\eta_t` (float or schedule).
-        n_clients: number n of workers; ``closure(k, fresh)`` serves worker k.
-        compressor: an :mod:`eftheory.compressors` object (scaled sign, Top-K, ...).
-        mu: momentum :math:`\\mu \\in [0, 1)` (0: EF-SGD).
-        double_way: compress the broadcast too (default True).
-        error_averaging: average the local errors when (t+1) mod p = 0; p: the period.
-        compress: ``"global"`` or ``"per_tensor"``; generator: for random compressors.
-    """
-
-    step_ahead = False
-
-    def __init__(self, params, lr, *, n_clients, compressor, mu=0.0, double_way=True,
-                 error_averaging=False, p=math.inf, compress="global", generator=None):
-        super().__init__(params, lr, n_clients=n_clients, compressor=compressor, mu=mu, p=p,
-                         double_way=double_way,
-                         average=check_flag("error_averaging", error_averaging),
-                         compress=compress, generator=generator)
+    card_name = "ef"

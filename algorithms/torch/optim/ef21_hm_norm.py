@@ -18,18 +18,14 @@ return the loss without calling ``backward()``.
 
 from __future__ import annotations
 
-from ._ef21 import _EF21Family
+from ._base import CardOptimizer
 
 __all__ = ["EF21HMNorm"]
 
 
-class EF21HMNorm(_EF21Family):
-    """‖EF21-HM‖; arguments as :class:`~algorithms.torch.optim.EF21SGDMNorm`."""
+class EF21HMNorm(CardOptimizer):
+    """``ef21-hm-norm`` on a real model: ``EF21HMNorm(params, stepsize, momentum=None, *, n_clients, ...,
+    **options)`` with the options of its method card (:data:`algorithms.cards.CARDS` ``["ef21-hm-norm"]``);
+    see :class:`~algorithms.torch.optim.CardOptimizer` for the arguments and the closure protocol."""
 
-    estimator = "hm"
-    normalized = True
-
-    def __init__(self, params, lr, *, n_clients, compressor, eta, normalize="global",
-                 compress="global", init="gradient", generator=None):
-        super().__init__(params, lr, n_clients=n_clients, compressor=compressor, eta=eta,
-                         normalize=normalize, compress=compress, init=init, generator=generator)
+    card_name = "ef21-hm-norm"

@@ -17,18 +17,14 @@ Closure protocol: client i's single evaluation per step happens with the paramet
 
 from __future__ import annotations
 
-from ._ef21 import _EF21Family
+from ._base import CardOptimizer
 
 __all__ = ["EF21IGTNorm"]
 
 
-class EF21IGTNorm(_EF21Family):
-    """‖EF21-IGT‖; arguments as :class:`~algorithms.torch.optim.EF21SGDMNorm`."""
+class EF21IGTNorm(CardOptimizer):
+    """``ef21-igt-norm`` on a real model: ``EF21IGTNorm(params, stepsize, momentum=None, *, n_clients, ...,
+    **options)`` with the options of its method card (:data:`algorithms.cards.CARDS` ``["ef21-igt-norm"]``);
+    see :class:`~algorithms.torch.optim.CardOptimizer` for the arguments and the closure protocol."""
 
-    estimator = "igt"
-    normalized = True
-
-    def __init__(self, params, lr, *, n_clients, compressor, eta, normalize="global",
-                 compress="global", init="gradient", generator=None):
-        super().__init__(params, lr, n_clients=n_clients, compressor=compressor, eta=eta,
-                         normalize=normalize, compress=compress, init=init, generator=generator)
+    card_name = "ef21-igt-norm"

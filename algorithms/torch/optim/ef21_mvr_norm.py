@@ -16,18 +16,14 @@ Closure protocol, per client and step: ``closure(i, True)`` at :math:`x^k`, then
 
 from __future__ import annotations
 
-from ._ef21 import _EF21Family
+from ._base import CardOptimizer
 
 __all__ = ["EF21MVRNorm"]
 
 
-class EF21MVRNorm(_EF21Family):
-    """‖EF21-MVR‖; arguments as :class:`~algorithms.torch.optim.EF21SGDMNorm`."""
+class EF21MVRNorm(CardOptimizer):
+    """``ef21-mvr-norm`` on a real model: ``EF21MVRNorm(params, stepsize, momentum=None, *, n_clients, ...,
+    **options)`` with the options of its method card (:data:`algorithms.cards.CARDS` ``["ef21-mvr-norm"]``);
+    see :class:`~algorithms.torch.optim.CardOptimizer` for the arguments and the closure protocol."""
 
-    estimator = "mvr"
-    normalized = True
-
-    def __init__(self, params, lr, *, n_clients, compressor, eta, normalize="global",
-                 compress="global", init="gradient", generator=None):
-        super().__init__(params, lr, n_clients=n_clients, compressor=compressor, eta=eta,
-                         normalize=normalize, compress=compress, init=init, generator=generator)
+    card_name = "ef21-mvr-norm"

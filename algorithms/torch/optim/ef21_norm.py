@@ -12,7 +12,7 @@ Client i, step k (exact gradients; a stochastic closure gives ‖EF21-SGD‖):
     g_i^k = g_i^{k-1} + \mathcal C\big(\nabla f_i(x^k) - g_i^{k-1}\big),\qquad
     g^k = \tfrac1n\textstyle\sum_i g_i^k,\qquad x^{k+1} = x^k - \gamma_k\, g^k/\|g^k\|.
 
-Notes on deviations: ``normalize="per_tensor"`` divides every parameter tensor's slice of
+Notes on deviations: ``normalize_scope="per_tensor"`` divides every parameter tensor's slice of
 :math:`g^k` by its own norm (the published deep-learning code) instead of the global norm of the
 theory; ``compress="per_tensor"`` applies :math:`\mathcal C` per tensor (changes :math:`\alpha`);
 :math:`g^k = 0` gives the direction 0.
@@ -20,34 +20,14 @@ theory; ``compress="per_tensor"`` applies :math:`\mathcal C` per tensor (changes
 
 from __future__ import annotations
 
-from ._ef21 import _EF21Family
+from ._base import CardOptimizer
 
 __all__ = ["EF21Norm"]
 
 
-class EF21Norm(_EF21Family):
-    """‖EF21‖ (004 Algorithm 1) over the flattened parameters of all groups.
+class EF21Norm(CardOptimizer):
+    """``ef21-norm`` on a real model: ``EF21Norm(params, stepsize, momentum=None, *, n_clients, ...,
+    **options)`` with the options of its method card (:data:`algorithms.cards.CARDS` ``["ef21-norm"]``);
+    see :class:`~algorithms.torch.optim.CardOptimizer` for the arguments and the closure protocol."""
 
-    Args:
-        params: parameters or parameter groups (all groups form one vector x).
-        lr: :math:`\\gamma_k`, a float > 0 or a schedule ``k -> gamma_k``.
-        n_clients: number n >= 1 of simulated clients; ``closure(i, fresh)`` serves client i.
-        compressor: an :mod:`eftheory.compressors` object (e.g. ``TopK(k)``).
-        normalize: ``"global"`` (theory) or ``"per_tensor"``.
-        compress: ``"global"`` (flattened vector) or ``"per_tensor"``.
-        init: :math:`g_i^{-1}`: ``"gradient"`` (default), ``"compressed"`` or ``"zero"``.
-        generator: ``torch.Generator`` of a random compressor (saved by ``state_dict``).
-
-    Example::
-
-        >>> opt = EF21Norm(model.parameters(), lr=0.05, n_clients=3, compressor=TopK(5))
-        >>> opt.step(lambda i, fresh: loss_fn(model(X[i]), y[i]))      # doctest: +SKIP
-    """
-
-    estimator = "gradient"
-    normalized = True
-
-    def __init__(self, params, lr, *, n_clients, compressor, normalize="global",
-                 compress="global", init="gradient", generator=None):
-        super().__init__(params, lr, n_clients=n_clients, compressor=compressor,
-                         normalize=normalize, compress=compress, init=init, generator=generator)
+    card_name = "ef21-norm"

@@ -14,30 +14,23 @@ reconstructed); no Hessian-Lipschitz assumption. Claim ``S000-T3``. Registered r
 Closure protocol, per client and step: ``closure(i, True)`` at :math:`x^k` (gradient), then at
 :math:`\hat x_i^k` the HVP evaluation with ``fresh=True`` (independent minibatch
 :math:`\hat\xi_i^k`, the paper's text; default) or ``fresh=False`` (same minibatch,
-``same_sample=True``, the published code). The HVP is by double backprop, so the closure must
+``rhm_same_sample=True``, the published code). The HVP is by double backprop, so the closure must
 return the loss without calling ``backward()``.
 
-Notes: :math:`q_i^k` come from ``generator`` (``torch.rand``), or from ``interpolation(k)``
-(n values in [0, 1]) to replay given draws.
+Notes: :math:`q_i^k` come from ``generator`` (``torch.rand``), or from ``uniforms`` to replay
+given draws.
 """
 
 from __future__ import annotations
 
-from ._ef21 import _EF21Family
+from ._base import CardOptimizer
 
 __all__ = ["EF21RHMNorm"]
 
 
-class EF21RHMNorm(_EF21Family):
-    """‖EF21-RHM‖; arguments as :class:`~algorithms.torch.optim.EF21SGDMNorm` plus
-    ``same_sample`` (bool) and ``interpolation`` (callable ``k -> q^k`` or None)."""
+class EF21RHMNorm(CardOptimizer):
+    """``ef21-rhm-norm`` on a real model: ``EF21RHMNorm(params, stepsize, momentum=None, *, n_clients, ...,
+    **options)`` with the options of its method card (:data:`algorithms.cards.CARDS` ``["ef21-rhm-norm"]``);
+    see :class:`~algorithms.torch.optim.CardOptimizer` for the arguments and the closure protocol."""
 
-    estimator = "rhm"
-    normalized = True
-
-    def __init__(self, params, lr, *, n_clients, compressor, eta, normalize="global",
-                 compress="global", init="gradient", generator=None, same_sample=False,
-                 interpolation=None):
-        super().__init__(params, lr, n_clients=n_clients, compressor=compressor, eta=eta,
-                         normalize=normalize, compress=compress, init=init, generator=generator,
-                         same_sample=same_sample, interpolation=interpolation)
+    card_name = "ef21-rhm-norm"

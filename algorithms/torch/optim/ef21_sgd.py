@@ -15,18 +15,14 @@ EF21's step-first form with :math:`g_i^0 = \mathcal C(\nabla f_i(x^0))`.
 
 from __future__ import annotations
 
-from ._ef21 import _EF21Family
+from ._base import CardOptimizer
 
 __all__ = ["EF21SGD"]
 
 
-class EF21SGD(_EF21Family):
-    """EF21-SGD; arguments as :class:`~algorithms.torch.optim.EF21Norm` without ``normalize``."""
+class EF21SGD(CardOptimizer):
+    """``ef21-sgd`` on a real model: ``EF21SGD(params, stepsize, momentum=None, *, n_clients, ...,
+    **options)`` with the options of its method card (:data:`algorithms.cards.CARDS` ``["ef21-sgd"]``);
+    see :class:`~algorithms.torch.optim.CardOptimizer` for the arguments and the closure protocol."""
 
-    estimator = "gradient"
-    normalized = False
-
-    def __init__(self, params, lr, *, n_clients, compressor, compress="global",
-                 init="gradient", generator=None):
-        super().__init__(params, lr, n_clients=n_clients, compressor=compressor,
-                         compress=compress, init=init, generator=generator)
+    card_name = "ef21-sgd"

@@ -13,18 +13,14 @@ Notes: :math:`v_i^{-1} = \nabla f_i(x^0;\xi_i^0)`; ``init`` as in :mod:`._ef21`.
 
 from __future__ import annotations
 
-from ._ef21 import _EF21Family
+from ._base import CardOptimizer
 
 __all__ = ["EF21SGDM"]
 
 
-class EF21SGDM(_EF21Family):
-    """EF21-SGDM; ``eta`` is the momentum weight :math:`\\eta_k \\in (0, 1]` (float or schedule)."""
+class EF21SGDM(CardOptimizer):
+    """``ef21-sgdm`` on a real model: ``EF21SGDM(params, stepsize, momentum=None, *, n_clients, ...,
+    **options)`` with the options of its method card (:data:`algorithms.cards.CARDS` ``["ef21-sgdm"]``);
+    see :class:`~algorithms.torch.optim.CardOptimizer` for the arguments and the closure protocol."""
 
-    estimator = "polyak"
-    normalized = False
-
-    def __init__(self, params, lr, *, n_clients, compressor, eta, compress="global",
-                 init="gradient", generator=None):
-        super().__init__(params, lr, n_clients=n_clients, compressor=compressor, eta=eta,
-                         compress=compress, init=init, generator=generator)
+    card_name = "ef21-sgdm"

@@ -19,19 +19,14 @@ gradients this is ‖EF21‖.
 
 from __future__ import annotations
 
-from ._ef21 import _EF21Family
+from ._base import CardOptimizer
 
 __all__ = ["EF21SGDMNorm"]
 
 
-class EF21SGDMNorm(_EF21Family):
-    """‖EF21-SGDM‖; arguments as :class:`~algorithms.torch.optim.EF21Norm` plus ``eta``
-    (:math:`\\eta_k \\in (0, 1]`, float or schedule)."""
+class EF21SGDMNorm(CardOptimizer):
+    """``ef21-sgdm-norm`` on a real model: ``EF21SGDMNorm(params, stepsize, momentum=None, *, n_clients, ...,
+    **options)`` with the options of its method card (:data:`algorithms.cards.CARDS` ``["ef21-sgdm-norm"]``);
+    see :class:`~algorithms.torch.optim.CardOptimizer` for the arguments and the closure protocol."""
 
-    estimator = "polyak"
-    normalized = True
-
-    def __init__(self, params, lr, *, n_clients, compressor, eta, normalize="global",
-                 compress="global", init="zero", generator=None):
-        super().__init__(params, lr, n_clients=n_clients, compressor=compressor, eta=eta,
-                         normalize=normalize, compress=compress, init=init, generator=generator)
+    card_name = "ef21-sgdm-norm"

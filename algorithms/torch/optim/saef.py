@@ -16,21 +16,14 @@ SGD); p = inf (default) never averages.
 
 from __future__ import annotations
 
-import math
-
-from ._ef_saef import _LocalErrorFeedback
+from ._base import CardOptimizer
 
 __all__ = ["SAEF"]
 
 
-class SAEF(_LocalErrorFeedback):
-    """SAEF of [002]; arguments as :class:`~algorithms.torch.optim.EF` with ``p`` the
-    error-averaging period (integer >= 1 or ``math.inf``)."""
+class SAEF(CardOptimizer):
+    """``saef`` on a real model: ``SAEF(params, stepsize, momentum=None, *, n_clients, ...,
+    **options)`` with the options of its method card (:data:`algorithms.cards.CARDS` ``["saef"]``);
+    see :class:`~algorithms.torch.optim.CardOptimizer` for the arguments and the closure protocol."""
 
-    step_ahead = True
-
-    def __init__(self, params, lr, *, n_clients, compressor, mu=0.0, p=math.inf,
-                 double_way=True, compress="global", generator=None):
-        super().__init__(params, lr, n_clients=n_clients, compressor=compressor, mu=mu, p=p,
-                         double_way=double_way, average=p != math.inf, compress=compress,
-                         generator=generator)
+    card_name = "saef"

@@ -19,52 +19,14 @@ gradient (``momentum_convention="new_weight"``, [R]; ``"old_weight"`` swaps it);
 
 from __future__ import annotations
 
-import math
-
-import torch
-
-from ._base import _ClientOptimizer, check_closure
-from ._sign import check_convention, check_sign_zero, momentum_update, sgn
+from ._base import CardOptimizer
 
 __all__ = ["SMM"]
 
 
-class SMM(_ClientOptimizer):
-    """SMM of [003].
+class SMM(CardOptimizer):
+    """``smm`` on a real model: ``SMM(params, stepsize, momentum=None, *, n_clients, ...,
+    **options)`` with the options of its method card (:data:`algorithms.cards.CARDS` ``["smm"]``);
+    see :class:`~algorithms.torch.optim.CardOptimizer` for the arguments and the closure protocol."""
 
-    Args:
-        params, lr: parameters and :math:`\\eta_t` (float or schedule).
-        beta: momentum :math:`\\beta_t \\in (0, 1]` (float or schedule).
-        n_clients: clients whose gradients are averaged (default 1: the centralized method).
-        momentum_convention: ``"new_weight"`` (default) or ``"old_weight"``.
-        sign_zero: value of sign(0), one of -1, 0, 1.
-    """
-
-    _hyper = {"lr": (math.inf, True), "beta": (1.0, True)}
-
-    def __init__(self, params, lr, *, beta, n_clients=1, momentum_convention="new_weight",
-                 sign_zero=0):
-        super().__init__(params, {"lr": lr, "beta": beta}, n_clients=n_clients)
-        self.momentum_convention = check_convention(momentum_convention)
-        self.sign_zero = check_sign_zero(sign_zero)
-
-    def _new_state(self, x):
-        return {"k": 0, "v": x.new_zeros(x.numel())}
-
-    def step(self, closure):
-        """One SMM step through ``closure(i, fresh)``; returns the mean loss."""
-        closure = check_closure(closure)
-        x = self._flat()
-        st = self._state(x)
-        k = st["k"]
-        grads, losses = [], []
-        for i in range(self.n_clients):
-            G, _, loss = self._oracle(closure, i, x, fresh=True)
-            grads.append(G)
-            losses.append(loss)
-        g = torch.stack(grads).mean(dim=0)
-        beta = self._per_group("beta", k, x, high=1.0)
-        st["v"] = momentum_update(st["v"], g, beta, k, self.momentum_convention)
-        self._set_flat(x - self._per_group("lr", k, x) * sgn(st["v"], self.sign_zero))
-        st["k"] = k + 1
-        return torch.stack(losses).mean()
+    card_name = "smm"

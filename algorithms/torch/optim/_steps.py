@@ -1,0 +1,326 @@
+r"""The engine's batched steps, run on one model: S = 1 run, the clients as the n axis.
+
+The ``torch.optim`` optimizers, the ``torch.distributed`` runner and the DDP hooks hold no
+update rule of their own. They build a :class:`ClientEnv` -- the engine's environment interface
+(:class:`algorithms.torch._core.Env`: ``sample``, ``grad``, ``hvp``, ``uniform``, ``compress``,
+``compress_sparse``, ``buffer``) for a model's flattened parameters :math:`x\in\mathbb R^d`
+and the n clients it serves -- and call one of the three steps below, which apply the engine's
+own batched pieces to (1, n, d) tensors:
+
+* :func:`ef21_step` -- the engine's client estimators (``ESTIMATORS`` of
+  :mod:`algorithms.torch.ef21_family`), its message :math:`c_i = \mathcal C(v_i - g_i)`
+  (``_message``), its server mirror (``_mirror_update``) and normalization (``_core.normalize``);
+* :func:`local_ef_step` -- EF / SAEF with :mod:`algorithms.torch.local_ef`'s evaluation point,
+  momentum step and local error;
+* :func:`sign_step` -- the sign methods with :mod:`algorithms.torch.sign`'s sign and majority vote.
+
+What crosses clients goes through an *aggregate* object: :class:`LocalAggregate` (all n clients
+in this process: the messages are the (1, n, d) tensor itself) or the distributed runner's,
+which exchanges the compressed payloads and rebuilds the same (1, n, d) tensor, so the server
+arithmetic is the engine's, operation by operation, in every path. Which step, estimator and
+options apply is read from the method card (:mod:`algorithms.cards`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+
+from eftheory.compressors import UnbiasedSign
+from eftheory.validation import check_choice
+
+from .._core import normalize
+from .._kernels import compress as _compress
+from .._kernels import compress_sparse as _compress_sparse
+from ..ef21_family import CARRIES_V, ESTIMATORS, _Ctx, _message, _mirror_update
+from ..local_ef import _evaluation_point, _local_error, _momentum_step
+from ..sign import _check_bound, _check_sign_zero, _majority_vote, _sgn
+
+__all__ = ["ClientEnv", "LocalAggregate", "ef21_step", "local_ef_step", "sign_step", "sample_draws", "watch"]
+
+try:                                        # the finding of a non-finite value (eftheory.validation)
+    from eftheory.validation import NonFiniteError as _NonFinite
+except ImportError:                         # pragma: no cover - older validation module
+    _NonFinite = None
+
+
+def watch(quantity: str, t: torch.Tensor, k: int) -> None:
+    """Raise the finding of a non-finite ``quantity`` at step k at once (S = 1: no batching to wait for)."""
+    if not bool(torch.isfinite(t).all()):
+        if _NonFinite is not None:
+            raise _NonFinite(quantity, k)
+        raise ValueError(f"{quantity} became non-finite (NaN or inf) at iteration {k}; a run must keep "
+                         "every oracle output, state and message finite")
+
+
+def check_finite(t: torch.Tensor, k: int, name: str = "x") -> None:
+    watch("iterate x" if name == "x" else name, t, k)
+
+
+class ClientEnv:
+    """The engine's environment for one run (S = 1) of ``n`` clients over a flat vector of size d.
+
+    grad(points (n, d), xi) -> (n, d): client i's gradient at points[i] with draw xi;
+    hvp(points (n, d), dirs (n, d), xi) -> (n, d); sample(slot) -> a draw (any object) or None.
+    Uniforms (random compressors, RHM's q, stochastic signs) come from ``uniforms(shape, purpose)``
+    when given (purpose ``"compress"`` or ``"aux"``; replay), else from ``generator``.
+    ``log``: a list that receives ``(purpose, tensor)`` for every uniform drawn.
+    """
+
+    S = 1
+    full = False
+    replay = False
+
+    def __init__(self, n: int, d: int, *, device, dtype, grad: Callable, hvp: Callable | None = None,
+                 sample: Callable | None = None, generator: torch.Generator | None = None,
+                 uniforms: Callable | None = None, log: list | None = None):
+        self.n, self.d = int(n), int(d)
+        self.device, self.dtype = torch.device(device), dtype
+        self._grad, self._hvp, self._sample = grad, hvp, sample
+        self.gen, self._uniforms, self.log = generator, uniforms, log
+        self._buffers: dict[str, torch.Tensor] = {}
+
+    # -- workspace / randomness --------------------------------------------------------------
+    def buffer(self, name: str, shape=None) -> torch.Tensor:
+        shape = (1, self.n, self.d) if shape is None else tuple(shape)
+        buf = self._buffers.get(name)
+        if buf is None or tuple(buf.shape) != shape:
+            buf = self._buffers[name] = torch.empty(shape, device=self.device, dtype=self.dtype)
+        return buf
+
+    def sample(self, slot: str = "xi"):
+        return None if self._sample is None else self._sample(slot)
+
+    def draw(self, shape, purpose: str) -> torch.Tensor:
+        """U[0, 1) of ``shape`` for ``purpose`` ("compress" or "aux")."""
+        shape = tuple(int(s) for s in shape)
+        if self._uniforms is not None:
+            u = torch.as_tensor(self._uniforms(shape, purpose), device=self.device).to(self.dtype).reshape(shape)
+        else:
+            if self.gen is None:
+                raise ValueError("generator must be a torch.Generator for this method's random draws "
+                                 "(random compressor, RHM's q, stochastic sign); got None")
+            u = torch.rand(shape, generator=self.gen, device=self.device, dtype=self.dtype)
+        if self.log is not None:
+            self.log.append((purpose, u.detach().clone()))
+        return u
+
+    def uniform(self, *shape) -> torch.Tensor:
+        return self.draw((1, *shape), "aux")
+
+    def compress_uniforms(self, *shape) -> torch.Tensor:
+        return self.draw((1, *shape), "compress")
+
+    def _u(self, compressor, v):
+        return self.draw(v.shape, "compress") if getattr(compressor, "random", False) else None
+
+    def compress(self, compressor, v, out=None):
+        return _compress(compressor, v, u=self._u(compressor, v))
+
+    def compress_sparse(self, compressor, v, out=None):
+        return _compress_sparse(compressor, v, u=self._u(compressor, v))
+
+    # -- oracles --------------------------------------------------------------------------------
+    def _points(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.unsqueeze(1) if x.dim() == 2 else x
+        return x[0].expand(self.n, self.d)
+
+    def grad(self, x, xi, out=None) -> torch.Tensor:
+        return self._grad(self._points(x), xi).reshape(1, self.n, self.d)
+
+    def hvp(self, x, v, xi) -> torch.Tensor:
+        if self._hvp is None:
+            raise ValueError("this method needs Hessian-vector products, which this oracle does not provide")
+        return self._hvp(self._points(x), self._points(v), xi).reshape(1, self.n, self.d)
+
+
+class LocalAggregate:
+    """Every client lives in this process: the messages of all clients are the tensor itself."""
+
+    def __init__(self, n: int):
+        self.n = int(n)
+
+    def messages(self, c, idx=None, vals=None, compressor=None):
+        """(1, n, d) messages of all clients from this process's (1, n_local, d) messages."""
+        return c
+
+    def dense(self, t):
+        return t
+
+    def signs(self, msgs, zero: float = 0.0):
+        return msgs
+
+
+# ---------------------------------------------------------------------------------- EF21 family
+
+
+def ef21_step(env, card, st: dict, x: torch.Tensor, k: int, *, gamma, eta, compressor, options: dict,
+              agg, blocks=None) -> torch.Tensor:
+    """One iteration of an EF21-family method (the engine loop's body without diagnostics).
+
+    ``st`` holds ``g_i`` (1, n, d), ``g`` (1, d), ``v``, ``e`` and ``x_prev`` (filled at k = 0).
+    Returns x^{k+1} (1, d).
+    """
+    estimator = card.estimator
+    update, n_draws, _ = ESTIMATORS[estimator]
+    if n_draws is None:
+        n_draws = 1 if options["rhm_same_sample"] else 2
+    xi = env.sample("xi") if n_draws >= 1 else None
+    xi_hat = env.sample("xi_hat") if n_draws >= 2 else None
+    G = env.grad(x, xi) if (k == 0 or estimator != "igt") else None
+    if G is not None:
+        watch("gradient grad_i", G, k)
+    if k == 0:
+        init = options["init"]
+        if init == "gradient":
+            g_i = G.clone()
+            g = agg.dense(g_i).mean(dim=1)
+        elif init == "compressed":
+            g_i, idx0, vals0 = env.compress_sparse(compressor, G)
+            g_i = g_i.clone()
+            g = agg.messages(g_i, idx0, vals0, compressor).mean(dim=1)
+        else:
+            g_i = torch.zeros_like(G)
+            g = torch.zeros_like(x)                    # the mean of zero memories: nothing is sent
+        v = torch.empty_like(G).copy_(G) if estimator in CARRIES_V else G
+        st.update(g_i=g_i, g=g, v=v, e=torch.zeros_like(G), x_prev=x.clone())
+    g_i, g, e = st["g_i"], st["g"], st["e"]
+    ctx = _Ctx(k=k, env=env, x=x, x_prev=st["x_prev"], eta=eta, G=G, v=st["v"], xi=xi, xi_hat=xi_hat,
+               options=options, e=e, tmp=env.buffer("tmp"), watch=watch)
+    v = update(ctx)
+    st["hvp_calls"] = ctx.hvp_calls
+    watch("estimator v_i", v, k)
+    c, idx, vals = _message(env, compressor, v, g_i, env.buffer("tmp"))
+    watch("message c_i", c, k)
+    if estimator == "econtrol":
+        st["e"] = e + G - g_i - c
+    if idx is not None:
+        g_i.scatter_add_(-1, idx, vals)
+    else:
+        g_i.add_(c)
+    g_new = _mirror_update(g, agg.messages(c, idx, vals, compressor), agg.n, g_i, k)
+    mirror = g if options.get("econtrol_step_uses", "h_next") == "h_prev" else g_new
+    watch("mirror g", g_new, k)
+    direction = normalize(mirror, blocks) if card.normalized else mirror
+    x_new = x - gamma * direction
+    check_finite(x_new, k + 1)
+    st.update(g=g_new, v=v if estimator in CARRIES_V else st["v"], x_prev=x)
+    return x_new
+
+
+# ---------------------------------------------------------------------------------- EF / SAEF
+
+
+def local_ef_step(env, card, st: dict, x: torch.Tensor, t: int, *, eta, compressor, options: dict,
+                  agg, server=None) -> torch.Tensor:
+    """One iteration of EF / SAEF ([002] Algorithm 1). ``st``: ``m``, ``e_loc`` (1, n, d), ``e_srv`` (1, d).
+
+    ``server``: the environment of the server's compression (default ``env``; the distributed
+    runner passes the server stream every rank shares). Returns x_{t+1}.
+    """
+    n, d = env.n, env.d
+    if not st:
+        z = torch.zeros((1, n, d), device=env.device, dtype=env.dtype)
+        st.update(m=z, e_loc=z.clone(), e_srv=torch.zeros_like(x), averaged=0.0)
+    average = card.step_ahead or options.get("error_averaging", False)
+    e_loc = st["e_loc"]
+    st["averaged"] = 0.0
+    if average and (t + 1) % options["p"] == 0:
+        e_loc = agg.dense(e_loc).mean(dim=1, keepdim=True).expand(1, n, d).clone()
+        st["averaged"] = 1.0
+    xi = env.sample()
+    y = _evaluation_point(env, x, e_loc, card.step_ahead)
+    g = env.grad(y, xi)
+    watch("gradient grad_i", g, t)
+    m = _momentum_step(st["m"], g, options["mu"])
+    delta_k = torch.mul(m, eta).add_(e_loc)
+    c_loc, idx, vals = env.compress_sparse(compressor, delta_k)
+    msgs = agg.messages(c_loc, idx, vals, compressor)
+    e_new = _local_error(delta_k, c_loc, idx, vals)
+    delta = st["e_srv"] + msgs.mean(dim=1)
+    if options["double_way"]:
+        c = (server or env).compress(compressor, delta)
+        st["e_srv"] = delta - c
+    else:
+        c = delta
+    x_new = x - c
+    check_finite(x_new, t + 1)
+    st.update(m=m, e_loc=e_new)
+    return x_new
+
+
+# ---------------------------------------------------------------------------------- sign methods
+
+
+def sign_checks(card, options: dict) -> dict:
+    """The sign engine's conventions, validated (the run's options, the card's names)."""
+    out = {"zero": _check_sign_zero(options.get("sign_zero", 0)),
+           "ties": check_choice("ties", options.get("ties", "zero"), ("zero", "plus")),
+           "convention": check_choice("momentum_convention", options.get("momentum_convention", "new_weight"),
+                                      ("new_weight", "old_weight")),
+           "on_violation": check_choice("on_violation", options.get("on_violation", "clip"), ("clip", "raise")),
+           "shared_draw": options.get("shared_draw", False)}
+    if not isinstance(out["shared_draw"], bool):
+        raise ValueError(f"shared_draw must be True or False; got {out['shared_draw']!r}")
+    if card.uplink == "stochastic_sign":
+        out["S_up"] = UnbiasedSign(_check_bound(card.bound, options.get(card.bound), card.name), on_violation="clip")
+        out["R"] = float(options[card.bound])
+    if card.downlink == "stochastic_sign":
+        out["S_down"] = UnbiasedSign(1.0, on_violation="clip")
+    return out
+
+
+def sign_step(env, card, st: dict, x: torch.Tensor, k: int, *, gamma, beta, conv: dict, agg,
+              server=None) -> torch.Tensor:
+    """One step of a sign method of [003] (the sign engine's body). ``st``: ``v``. Returns x_{k+1}."""
+    centralized = card.centralized
+    g = env.grad(x, env.sample())
+    watch("gradient grad_i", g, k)
+    if centralized:
+        g = agg.dense(g).mean(dim=1, keepdim=True)
+    if "v" not in st:
+        st["v"] = torch.zeros(g.shape, device=env.device, dtype=env.dtype)
+    v = st["v"]
+    if card.estimator == "grad":
+        v = g
+    elif card.estimator == "signum":
+        if beta >= 1.0:
+            raise ValueError(f"momentum must lie in (0, 1) for {card.name!r} (Signum weighs the previous "
+                             f"momentum by beta); got {beta:g}")
+        v.mul_(beta).add_(torch.mul(g, 1.0 - beta))
+    elif k == 0:
+        v = g.clone()
+    elif conv["convention"] == "new_weight":
+        v.mul_(1.0 - beta).add_(torch.mul(g, beta))
+    else:
+        v.mul_(beta).add_(torch.mul(g, 1.0 - beta))
+    st["v"] = v
+    if centralized:
+        s = _sgn(v[:, 0], conv["zero"])
+    else:
+        if card.uplink == "sign":
+            msgs = _sgn(v, conv["zero"])
+        else:
+            if conv["on_violation"] == "raise" and bool((v.abs() > conv["R"]).any()):
+                raise ValueError(f"{card.bound} must bound ||v||_inf for the stochastic sign at iteration {k}: "
+                                 f"||v||_inf = {float(v.abs().max()):g} > {conv['R']:g}; raise "
+                                 f"{card.bound} or use on_violation='clip'")
+            if conv["shared_draw"]:
+                u = (server or env).compress_uniforms(1, env.d).expand(1, env.n, env.d)
+                msgs = _compress(conv["S_up"], v, u=u)
+            else:
+                msgs = env.compress(conv["S_up"], v)
+        total = agg.signs(msgs, conv["zero"]).sum(dim=1)
+        if card.downlink == "sign":
+            s = _majority_vote(total, agg.n, conv["ties"])
+        else:
+            s = (server or env).compress(conv["S_down"], total / agg.n)
+    x_new = x - gamma * s
+    check_finite(x_new, k + 1)
+    return x_new
+
+
+def sample_draws(problem, client: int, rng) -> Callable[[str], Any]:
+    """A ``ClientEnv.sample`` that draws ``problem.sample(client, rng)`` (one client's stream)."""
+    return lambda slot="xi": problem.sample(client, rng)
