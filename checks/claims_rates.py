@@ -80,6 +80,7 @@ def _min_of_mean(curves: list) -> callable:
                 out[b0:b0 + 64, j] = ((wb @ C) / wb.sum(axis=1, keepdims=True)).min(axis=1)
         return out
 
+    stat.curves = curves       # plots.band bootstraps the plotted seed mean at the minimising iterate
     return stat
 
 
@@ -234,8 +235,8 @@ def _s000(claim_id):
         plots = _plot(ctx, claim_id, title=f"{claim_id}: {alg} on {problem} (stated rate K^-{r:.3g})",
                       xlabel="K", ylabel="||grad f||", series=series,
                       fits=[{"x": A.grid, "slope": fa.slope, "intercept": fa.intercept,
-                             "label": f"fit of T: slope {fa.slope:.3f} [{fa.lo:.3f}, {fa.hi:.3f}]"}],
-                      refs=[{"x": A.grid, "r": r, "anchor_x": A.grid[0], "anchor_y": fa.y[0], "label": f"K^-{r:.3g}"}])
+                             "label": f"fit of T_K: slope {fa.slope:.3f} [{fa.lo:.3f}, {fa.hi:.3f}]"}],
+                      refs=[{"x": A.grid, "r": r, "label": f"stated rate K^-{r:.4g}"}])
         return Outcome(claim_id, verdict, measured=measured, stated={"exponent": round(r, 4), "log factor": True},
                        controls=outs, plots=plots, rule=rule,
                        notes=(f"problem {problem}, Top-2, init 'gradient', gamma_k = (2/(k+2))^{p:.4g}, "
@@ -261,7 +262,7 @@ def _fixed_plot(ctx, claim_id, grid, stat, S, fit, r, label, controls=(), ylabel
                  series=series,
                  fits=[{"x": grid, "slope": fit.slope, "intercept": fit.intercept,
                         "label": f"fit: slope {fit.slope:.3f} [{fit.lo:.3f}, {fit.hi:.3f}]"}],
-                 refs=[{"x": grid, "r": r, "anchor_x": grid[0], "anchor_y": y[0], "label": f"{xlabel}^-{r:.3g}"}])
+                 refs=[{"x": grid, "r": r, "label": f"stated rate {xlabel}^-{r:.4g}"}])
 
 
 # ----------------------------------------------------------------------------- S004-T1
@@ -290,7 +291,7 @@ def _s004_t1(ctx) -> Outcome:
         measured[f"{name}: threshold"] = res.threshold
         outs.append(_control(f"{name} const-step", f"{name}: gamma = 1/sqrt(K_min+1) for every K", rc))
         plots += _fixed_plot(ctx, f"S004-T1-{name}" if ctx.full else "S004-T1", grid, st, S, res.fits["all"], 0.5,
-                             "m_1 = min_k mean ||grad f(x^k)||", controls=[("const-step", sc)], ylabel="m_1")
+                             "m_1", controls=[("const-step", sc)], ylabel="m_1")
     return Outcome("S004-T1", rates.combine_verdicts(verdicts), measured=measured, stated={"exponent": 0.5},
                    controls=outs, plots=plots, rule=f"m_1 slope <= -1/2 + {TOL_FIXED} on the grid and its upper half",
                    notes=("gamma = 1/sqrt(K+1) (gamma0 = 1), a separate run per K; Rand-1 (alpha = 1/d in expectation) "
@@ -327,7 +328,7 @@ def _s001_t2(ctx) -> Outcome:
     rc = _tight_rule(grid, rates.mean_stat(Yc), S, 0.25)
     rn = _tight_rule(grid, rates.mean_stat(Yn), S, 0.25)
     plots = _fixed_plot(ctx, "S001-T2", grid, rates.mean_stat(Y), S, res.fits["all"], 0.25,
-                        "average of ||grad f(x^k)||, k <= K",
+                        "average ||grad f||",
                         controls=[("gamma fixed", rates.mean_stat(Yc)), ("eta = 1", rates.mean_stat(Yn))],
                         ylabel="average ||grad f||")
     return Outcome("S001-T2", res.verdict, measured={**_rule_measured(res), "threshold": res.threshold},
@@ -406,7 +407,7 @@ def _s002(claim_id, mu):
         sc = _min_of_mean([a["curve"][:, :-1] for a in arrs[len(grid):]])
         res = rates.rate_rule(grid, st, S, 0.5, TOL_FIXED)
         rc = rates.rate_rule(grid, sc, S, 0.5, TOL_FIXED)
-        plots = _fixed_plot(ctx, claim_id, grid, st, S, res.fits["all"], 0.5, "m_sq = min_t mean ||grad F(x_t)||^2",
+        plots = _fixed_plot(ctx, claim_id, grid, st, S, res.fits["all"], 0.5, "m_sq",
                             controls=[("eta constant", sc)], ylabel="m_sq", xlabel="T")
         return Outcome(claim_id, res.verdict, measured={**_rule_measured(res), "threshold": res.threshold},
                        stated={"exponent": 0.5, "squared norm": True},
