@@ -14,15 +14,15 @@ On ``config-inited`` it writes, under ``docs/_generated/`` (git-ignored):
   its fonts in one file) and its licence, copied from the installed ``django-static-mathjax``
   package, so the pages typeset their formulas without a network.
 
-It also adds the ``verdict`` role (``{verdict}`PASS```: a coloured badge) and guards autodoc: a
-docstring that is not valid reStructuredText is shown verbatim, with a warning naming it.
+It also adds the ``verdict`` role (``{verdict}`PASS```: a coloured badge) and loads
+:mod:`eftheory_docstrings`, the guard that shows a docstring that is not valid reStructuredText
+verbatim, with a warning naming it.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
-import io
 import json
 import re
 import shutil
@@ -409,61 +409,7 @@ def generate(app, config) -> None:
 
 def setup(app):
     app.add_config_value("eftheory_results_dir", "", "env")
-    # docstrings known to be invalid reStructuredText: shown verbatim with an info line, not a warning
-    app.add_config_value("eftheory_verbatim_docstrings", {}, "env")
     app.add_role("verdict", verdict_role)
     app.connect("config-inited", generate, priority=400)
-    app.connect("autodoc-process-docstring", _guard_docstring, priority=900)
+    app.setup_extension("eftheory_docstrings")
     return {"version": "2", "parallel_read_safe": True, "parallel_write_safe": True}
-
-
-# ----------------------------------------------------------------------------------- docstrings
-# messages about names the stand-alone parse cannot know; the real parse resolves (or reports) them
-_IGNORED = ("Unknown interpreted text role", "Unknown directive type", "No role entry", "No directive entry",
-            "Unknown target name", "undefined label")
-
-
-def docstring_problems(text: str, env=None) -> list[str]:
-    """docutils messages (level >= WARNING) of a docstring parsed on its own.
-
-    ``env`` is Sphinx's build environment: inside a build, Sphinx's roles and directives
-    (``:mod:``, ``:func:``, ``.. math::``) read it from the document settings, so the stand-alone
-    parse gets the same one. Messages about names only the full build knows are ignored.
-    """
-    from docutils.core import publish_doctree
-
-    stream = io.StringIO()
-    overrides = {"report_level": 2, "halt_level": 5, "warning_stream": stream,
-                 "file_insertion_enabled": False, "raw_enabled": False}
-    if env is not None:
-        overrides["env"] = env
-    try:
-        publish_doctree(text, settings_overrides=overrides)
-    except Exception as exc:  # a role or directive that cannot run outside its page: not the docstring's fault
-        logger.debug("eftheory: stand-alone parse of a docstring failed: %s", exc)
-        return []
-    out = []
-    for line in stream.getvalue().splitlines():
-        if ("(WARNING/" in line or "(ERROR/" in line or "(SEVERE/" in line) and not any(s in line for s in _IGNORED):
-            out.append(line.replace("<string>:", "line ", 1))
-    return out
-
-
-def _guard_docstring(app, what, name, obj, options, lines):
-    """Show a docstring that is not valid reStructuredText verbatim, and say which one it is.
-
-    A docstring listed in ``eftheory_verbatim_docstrings`` gets an info line; any other gets a
-    warning (an error under ``-W``), so a new broken docstring is fixed, not silently hidden.
-    """
-    if not lines:
-        return
-    text = "\n".join(lines)
-    problems = docstring_problems(text, getattr(app, "env", None))
-    if not problems:
-        return
-    msg = f"docstring of {name} is not valid reStructuredText, shown verbatim: {'; '.join(problems)}"
-    if name in app.config.eftheory_verbatim_docstrings:
-        logger.info("eftheory: %s", msg)
-    else:
-        logger.warning(msg, type="eftheory", subtype="docstring")
-    lines[:] = ["::", ""] + ["    " + ln for ln in text.splitlines()] + [""]
