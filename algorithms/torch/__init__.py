@@ -7,10 +7,13 @@ Every algorithm of the reference has an engine implementation under the same nam
 
 Engine options (on top of every option of the NumPy version of the same name):
 
-* ``seeds`` -- S >= 1 independent runs computed side by side (state tensors (S, n, d));
+* ``seeds`` -- S >= 1 independent runs computed side by side (state tensors (S, n, d)), run s
+  with seed ``seed + s``; or a list of seeds (run s with ``seeds[s]``, ``seed`` left at 0). Seeds
+  lie in [0, 2**64). Run s is bit for bit the run of its seed alone, whatever the batch
+  (counter-based streams, :mod:`._random`);
 * ``device`` -- ``"cpu"`` (default), ``"cuda"`` or ``"cuda:N"`` (ValueError without CUDA);
 * ``dtype`` -- ``"float64"`` (default) or ``"float32"``;
-* ``draws`` -- ``None`` (fresh randomness from one ``torch.Generator`` seeded with ``seed``) or a
+* ``draws`` -- ``None`` (fresh randomness from the counter-based streams of each run's seed) or a
   :class:`~algorithms.torch.replay.Draws` recorded from the reference by
   :func:`~algorithms.torch.replay.record_draws` (replay: proves parity, see that module);
 * ``oracle`` -- ``None`` (built-in batched oracle when the problem has one, autograd for a
@@ -28,8 +31,9 @@ device**, each with a leading run axis S: ``x`` (S, K+1, d), ``grad_norm`` and `
 (identical across runs where they do not depend on the draws), every diagnostic with S in front
 of the reference's shape; ``config`` adds ``seeds``, ``device``, ``dtype``, ``replay`` and
 ``diagnostics``.
-``Result.numpy()`` moves everything to NumPy. Run s of a normal engine run is not the
-reference's run with seed ``seed + s``; only replayed runs reproduce the reference.
+``Result.numpy()`` moves everything to NumPy. Run s of a normal engine run is the engine's run
+of seed ``seed + s`` alone, not the reference's run of that seed (the reference keeps its own
+NumPy streams); only replayed runs reproduce the reference.
 
 Performance: a step is a fixed sequence of passes over (S, n, d) tensors, written into work
 buffers allocated once per run (:meth:`._core.Env.buffer`) rather than into fresh tensors, with

@@ -6,10 +6,17 @@ tensor operations on the whole batch, and the only Python loop is the one over i
 
 Randomness has two sources, chosen by the ``draws`` option:
 
-* ``draws=None`` (normal runs): one ``torch.Generator`` on the run's device, seeded with ``seed``,
-  feeds the batched sampler of the problem oracle, the random compressors and any auxiliary
-  uniform draw. Same (name, seed, seeds, device, dtype): bit-identical result. The S runs are
-  independent draws; run s of the engine is *not* the reference's run with seed ``seed + s``.
+* ``draws=None`` (normal runs): counter-based streams (:mod:`algorithms.torch._random`). Run s
+  has its own seed -- ``seed + s`` for ``seeds=S``, ``seeds[s]`` for a list ``seeds=[...]`` --
+  and every number it draws is a function of (its seed, the stream's label, the call number,
+  the position in the call) only. Hence run s of a batch is bit for bit the run with that seed
+  alone (``seeds=1``), whatever the batch: same (name, seed, device, dtype), same result. The
+  streams: ``sample:<slot>`` (the problem's draws, one call per iteration and slot),
+  ``compress:<buffer>`` (the uniforms of a random compressor, one call per compression site and
+  iteration), ``compress:shared`` (draws shared by every client's compressor) and ``aux`` (any
+  other uniform, e.g. RHM's q). Draws are computed in prefetched blocks of calls (the values do
+  not depend on the blocking). Run s of the engine is *not* the reference's run with the same
+  seed: the reference has its own NumPy streams.
 * ``draws=Draws(...)`` (replay): the engine consumes recorded draws instead (see
   :mod:`algorithms.torch.replay`), which is how parity with the reference is proven.
 """
@@ -26,6 +33,7 @@ from eftheory.validation import check_choice, check_finite_iterate, check_int
 
 from ..result import Result
 from ._kernels import compress, compress_sparse
+from ._random import CounterRandom, run_seeds
 from .problems import batched_oracle, to_xi_batch
 
 __all__ = ["ENGINE_OPTIONS", "Draws", "Env", "Recorder", "resolve_device", "resolve_dtype",
@@ -124,6 +132,31 @@ class _Cursor:
         return out
 
 
+#: prefetched draws: at most this many numbers (all runs together) and calls per block
+_BLOCK_NUMBERS = 1 << 16
+_BLOCK_CALLS = 64
+
+
+class _Block:
+    """Prefetched draws of consecutive calls of one stream: ``data`` with leading (S, count)."""
+
+    __slots__ = ("data", "t0", "count", "used", "key", "numel")
+
+    def __init__(self, data, t0: int, count: int, key):
+        self.data, self.t0, self.count, self.used, self.key = data, t0, count, 0, key
+        parts = data if isinstance(data, tuple) else (data,)
+        self.numel = sum(int(p.numel()) for p in parts if p is not None) // max(count, 1)
+
+    def next(self):
+        b = self.used
+        self.used += 1
+        if self.data is None:
+            return None
+        if isinstance(self.data, tuple):
+            return tuple(t[:, b] for t in self.data)
+        return self.data[:, b]
+
+
 class Env:
     """One batched run: the oracle, the randomness and the sizes (S, n, d)."""
 
@@ -133,12 +166,16 @@ class Env:
         self.full = check_choice("diagnostics", diagnostics, DIAGNOSTICS) == "full"
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype)
-        self.S = check_int("seeds", seeds, low=1)
+        self.replay = draws is not None
+        if self.replay and not isinstance(seeds, (list, tuple)):
+            self.run_seeds = tuple(range(check_int("seeds", seeds, low=1)))
+        else:
+            self.run_seeds = run_seeds(seed, seeds)
+        self.S = len(self.run_seeds)
         self.seed = seed
         self.oracle = batched_oracle(problem, self.device, self.dtype, oracle=oracle, seed=seed)
         self.n, self.d = self.oracle.n, self.oracle.d
         self.x0 = torch.as_tensor(np.asarray(x0, dtype=np.float64), device=self.device).to(self.dtype)
-        self.replay = draws is not None
         if self.replay:
             if not isinstance(draws, Draws):
                 raise ValueError(f"draws must be an algorithms.torch.replay Draws object or None; got {type(draws).__name__}")
@@ -150,8 +187,8 @@ class Env:
             self._u = _Cursor(draws.compress.to(**move, dtype=self.dtype), "compress")
             self._aux = _Cursor(draws.aux.to(**move, dtype=self.dtype), "aux")
         else:
-            self.gen = torch.Generator(device=self.device)
-            self.gen.manual_seed(int(seed))
+            self.rand = CounterRandom(self.run_seeds, self.device)
+            self._blocks: dict[str, _Block] = {}
         self._buffers: dict[str, torch.Tensor] = {}
         self._writes_out = bool(getattr(self.oracle, "writes_out", False))
 
@@ -170,16 +207,38 @@ class Env:
         return buf
 
     # -- randomness ---------------------------------------------------------------------------
+    def draw(self, label: str, make, key=None):
+        """The next call's draw of stream ``label``, from a prefetched block of calls.
+
+        ``make(stream, count)`` computes the draws of ``count`` consecutive calls with leading axes
+        (S, count) (a tensor, a tuple of tensors or None); ``key`` identifies the call's shape. A
+        block lasts ``count`` calls; blocks grow 1, 2, 4, ... up to :data:`_BLOCK_CALLS` calls or
+        :data:`_BLOCK_NUMBERS` numbers. A call of another shape drops the rest of the block and
+        rewinds the stream to it, so the values never depend on the blocking.
+        """
+        blk = self._blocks.get(label)
+        if blk is not None and blk.used < blk.count and blk.key == key:
+            return blk.next()
+        stream = self.rand.stream(label)
+        if blk is not None:
+            stream.t = blk.t0 + blk.used                 # the calls drawn ahead and not used
+        if blk is not None and blk.key == key:
+            cap = max(1, min(_BLOCK_CALLS, _BLOCK_NUMBERS // max(blk.numel, 1)))
+            count = min(2 * blk.count, cap)
+        else:
+            count = 1
+        t0 = stream.t
+        blk = self._blocks[label] = _Block(make(stream, count), t0, count, key)
+        stream.t = t0 + count
+        return blk.next()
+
     def sample(self, slot: str = "xi"):
         """One draw per client for every run: ``None`` or an xi batch with leading (S, n).
 
-        Oracles that can write their draws into a given tensor (``writes_out``) reuse the work
-        buffer ``slot``: the draw is valid until the next draw into the same slot.
+        The draw is a view into a prefetched block: read it, do not write into it.
         """
         if not self.replay:
-            if self._writes_out:
-                return self.oracle.sample(self.gen, self.S, out=self.buffer("sample:" + slot))
-            return self.oracle.sample(self.gen, self.S)
+            return self.draw("sample:" + slot, self.oracle.draw)
         xi = self._sample
         if xi is None:
             return None
@@ -193,18 +252,30 @@ class Env:
             return tuple(t[:, :, j] for t in xi)
         return xi[:, :, j]
 
+    def _uniforms(self, label: str, shape) -> torch.Tensor:
+        shape = tuple(int(a) for a in shape)
+        return self.draw(label, lambda st, c: st.uniform(shape, c, dtype=self.dtype), shape)
+
     def compress_uniforms(self, *shape) -> torch.Tensor:
         """U[0, 1) draws of shape (S, *shape) from the compressors' stream (replayed in replay mode), for
         a random compressor whose uniforms are shared between messages."""
         if self.replay:
             return self._u.take(shape)
-        return torch.rand((self.S, *shape), generator=self.gen, device=self.device, dtype=self.dtype)
+        return self._uniforms("compress:shared", shape)
 
     def uniform(self, *shape) -> torch.Tensor:
         """Auxiliary U[0, 1) draws of shape (S, *shape)."""
         if self.replay:
             return self._aux.take(shape)
-        return torch.rand((self.S, *shape), generator=self.gen, device=self.device, dtype=self.dtype)
+        return self._uniforms("aux", shape)
+
+    def _compress_u(self, compressor, v: torch.Tensor, label):
+        """The uniforms of a random compressor's call on v (None for a deterministic one)."""
+        if not getattr(compressor, "random", False):
+            return None
+        if self.replay:
+            return self._u.take(tuple(v.shape[1:]))
+        return self._uniforms("compress:" + (label or "v"), v.shape[1:])
 
     def _work(self, v: torch.Tensor, out: str | None) -> dict:
         if out is None:
@@ -212,24 +283,21 @@ class Env:
         shape = tuple(v.shape)
         return {"out": self.buffer(out, shape), "key": self.buffer(out + ":key", shape)}
 
-    def compress(self, compressor, v: torch.Tensor, out: str | None = None) -> torch.Tensor:
+    def compress(self, compressor, v: torch.Tensor, out: str | None = None, stream: str | None = None) -> torch.Tensor:
         """C applied on the last axis of v (S, ..., d), one message per leading index.
 
-        In replay, a random compressor takes its uniforms from the recorded stream in row-major
-        order of the leading axes after S (clients 0..n-1), i.e. the reference's call order.
+        A random compressor takes its uniforms (the shape of v) from the stream
+        ``compress:<stream or out>``; in replay from the recorded stream in row-major order of
+        the leading axes after S (clients 0..n-1), i.e. the reference's call order.
         ``out``: name of the work buffer C(v) is written into (where the kernel supports it).
         """
-        work = self._work(v, out)
-        if self.replay and getattr(compressor, "random", False):
-            return compress(compressor, v, u=self._u.take(tuple(v.shape[1:])), **work)
-        return compress(compressor, v, generator=None if self.replay else self.gen, **work)
+        u = self._compress_u(compressor, v, stream or out)
+        return compress(compressor, v, u=u, **self._work(v, out))
 
-    def compress_sparse(self, compressor, v: torch.Tensor, out: str | None = None):
+    def compress_sparse(self, compressor, v: torch.Tensor, out: str | None = None, stream: str | None = None):
         """``(C(v), idx, vals)`` as :func:`._kernels.compress_sparse` (same draws as :meth:`compress`)."""
-        work = self._work(v, out)
-        if self.replay and getattr(compressor, "random", False):
-            return compress_sparse(compressor, v, u=self._u.take(tuple(v.shape[1:])), **work)
-        return compress_sparse(compressor, v, generator=None if self.replay else self.gen, **work)
+        u = self._compress_u(compressor, v, stream or out)
+        return compress_sparse(compressor, v, u=u, **self._work(v, out))
 
     # -- oracles ------------------------------------------------------------------------------
     @staticmethod
@@ -327,7 +395,7 @@ class Recorder:
                 self.diag[key][:, k] = 0
         diag = dict(self.diag)
         diag.update(extra or {})
-        cfg = {**config, "backend": "torch", "seeds": e.S, "device": str(e.device),
+        cfg = {**config, "backend": "torch", "seeds": e.S, "run_seeds": list(e.run_seeds), "device": str(e.device),
                "dtype": str(e.dtype).replace("torch.", ""), "replay": e.replay,
                "diagnostics": "full" if e.full else "light"}
         return Result(name=e.name, backend="torch", x=self.x,

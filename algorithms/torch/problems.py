@@ -15,6 +15,13 @@ An oracle acts on points ``x`` of shape ``(S, n, d)`` (run s, client i evaluates
 Draws. A draw ``xi`` of the NumPy protocol is ``None`` or an array (or tuple of arrays) of a fixed
 shape per problem; here a batch of draws is the same object with two leading axes ``(S, n)``.
 Floating draws take the engine's dtype, integer draws (minibatch indices) stay ``int64``.
+
+Two ways to draw: ``sample(generator, S)`` (a ``torch.Generator``, one batch) and
+``draw(stream, count)``, which the engine uses: the draws of ``count`` consecutive calls of a
+counter-based stream (:mod:`algorithms.torch._random`), leading axes ``(S, count)``, each run's
+numbers a function of its own seed only. Built-in oracles map the stream's uniforms / normals
+to their law in one pass; other oracles fall back to one generator per run and call, seeded
+from the stream (:meth:`BatchedOracle.draw`).
 """
 
 from __future__ import annotations
@@ -85,6 +92,14 @@ def _stack(draws: list[list[Any]], device, dtype):
     return to_xi_batch(np.stack([np.stack([np.asarray(d) for d in row]) for row in draws]), device, dtype)
 
 
+def _stack_calls(rows):
+    """[[batch (1, ...) per call] per run] -> one batch (S, count, ...) (or a tuple of such)."""
+    first = rows[0][0]
+    if isinstance(first, tuple):
+        return tuple(torch.stack([torch.cat([c[j] for c in calls]) for calls in rows]) for j in range(len(first)))
+    return torch.stack([torch.cat(calls) for calls in rows])
+
+
 class BatchedOracle:
     """Interface of a batched oracle (see the module docstring for shapes).
 
@@ -106,6 +121,25 @@ class BatchedOracle:
 
     def sample(self, generator: torch.Generator, S: int):
         return None
+
+    def draw(self, stream, count: int):
+        """Draws of ``count`` consecutive calls of ``stream`` (a :class:`._random.Stream`), leading
+        (S, count), or ``None``. Default: per run and call, ``sample`` with a ``torch.Generator``
+        of its own, seeded from the stream (so run s never depends on the other runs)."""
+        if type(self).sample is BatchedOracle.sample:
+            return None
+        rows = []
+        for per_run in stream.seeds(count):
+            calls = []
+            for sd in per_run:
+                gen = torch.Generator(device=self.device)
+                gen.manual_seed(sd)
+                xi = self.sample(gen, 1)
+                if xi is None:
+                    return None
+                calls.append(xi)
+            rows.append(calls)
+        return _stack_calls(rows)
 
     def grad(self, x, xi):  # pragma: no cover - interface
         raise NotImplementedError
@@ -149,6 +183,21 @@ class NumpyFallbackOracle(BatchedOracle):
             self._rngs.append(np.random.default_rng([self._seed, len(self._rngs)]))
         draws = [[self.problem.sample(i, self._rngs[s]) for i in range(self.n)] for s in range(S)]
         return _stack(draws, self.device, self.dtype)
+
+    def draw(self, stream, count):
+        """Per run and call, a NumPy generator seeded from the stream draws every client's xi."""
+        batches = []
+        for per_run in stream.seeds(count):
+            calls = []
+            for sd in per_run:
+                rng = np.random.default_rng(sd)
+                calls.append([self.problem.sample(i, rng) for i in range(self.n)])
+            batches.append(_stack(calls, self.device, self.dtype))     # (count, n, ...)
+        if batches[0] is None:
+            return None
+        if isinstance(batches[0], tuple):
+            return tuple(torch.stack([b[j] for b in batches]) for j in range(len(batches[0])))
+        return torch.stack(batches)
 
     def _per_client(self, fn, x, xi, *vs):
         S = x.shape[0]
@@ -272,6 +321,13 @@ class TorchProblemOracle(BatchedOracle):
             return None
         return self._fallback.sample(generator, S)
 
+    def draw(self, stream, count):
+        if self.problem.sample_torch is not None:
+            return BatchedOracle.draw(self, stream, count)
+        if self.problem._sample is None:
+            return None
+        return self._fallback.draw(stream, count)
+
     def grad(self, x, xi):
         return self.problem.batched_grad(x.expand(-1, self.n, -1).contiguous(), xi)
 
@@ -312,6 +368,36 @@ def batched_oracle(problem, device, dtype, *, oracle=None, seed: int = 0) -> Bat
 
 # --------------------------------------------------------------------------- built-in problems
 # Each oracle reads only the problem's public attributes and restates its formulas for tensors.
+#
+# Batch invariance: the value an oracle computes for one run must not depend on the other runs
+# of the batch (run s of seeds=S equals the run of its seed alone, bit for bit). A matrix
+# product of a whole batch (``X @ M``) does not guarantee this -- the BLAS picks kernels and
+# summation orders by the number of rows --, nor do some vectorised functions (``sigmoid``,
+# ``logaddexp``) whose result depends on an element's position in the vector. The oracles
+# therefore multiply every row on its own (:func:`_rows_times`: one 1 x d product per row),
+# reduce over fixed axes, and use functions that are exact per element (exp, log1p, division).
+
+
+def _rows_times(X: torch.Tensor, M: torch.Tensor) -> torch.Tensor:
+    """X (..., d) @ M (d, r), one row at a time (the result of a row never depends on the others)."""
+    lead = X.shape[:-1]
+    Xf = X.reshape(-1, 1, X.shape[-1])
+    return torch.bmm(Xf, M.expand(Xf.shape[0], *M.shape)).reshape(*lead, M.shape[-1])
+
+
+def _per_client_times(x: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+    """Row (s, i) of x (S, n, d) times A_i (A: (n, d, r)), one 1 x d product per (s, i)."""
+    return torch.matmul(x.unsqueeze(-2), A).squeeze(-2)
+
+
+def _sigmoid(t: torch.Tensor) -> torch.Tensor:
+    """1 / (1 + exp(-t)), exact per element (``torch.sigmoid``'s vector path is not)."""
+    return torch.exp(-t).add_(1.0).reciprocal_()
+
+
+def _softplus(t: torch.Tensor) -> torch.Tensor:
+    """log(1 + exp(t)) = max(t, 0) + log1p(exp(-|t|)), stable and exact per element."""
+    return torch.log1p(torch.exp(-t.abs())).add_(t.clamp(min=0.0))
 
 
 def _reg_h(x):
@@ -363,6 +449,9 @@ class LogisticOracle(BatchedOracle):
         self.owner = torch.as_tensor(owner, device=device)
         self.clients = torch.arange(self.n, device=device)[None, :, None]
         self.Ab, self.bb, self.wb = self.A[self.rows], self.b[self.rows], self.t(weight)  # (n, m, d), (n, m)
+        self.AbT = self.Ab.transpose(1, 2).contiguous()                                      # (n, d, m)
+        self.Ab_flatT = self.Ab.reshape(self.n * m, self.d).T.contiguous()                   # (d, n m)
+        self.AT = self.A.T.contiguous()
 
     def sample(self, generator, S):
         if self.batch is None:
@@ -371,14 +460,20 @@ class LogisticOracle(BatchedOracle):
         j = (u * self.sizes[:, None]).long()
         return torch.gather(self.rows.expand(S, -1, -1), 2, j)
 
+    def draw(self, stream, count):
+        if self.batch is None:
+            return None
+        u = stream.uniform((self.n, self.batch), count, dtype=torch.float64)    # (S, count, n, B)
+        j = (u * self.sizes[:, None]).long()
+        return torch.gather(self.rows.expand(*u.shape[:2], -1, -1), 3, j)
+
     def _use_block(self, xi) -> bool:
         return xi is None or (self.m <= 8 * xi.shape[-1] and bool((self.owner[xi] == self.clients).all()))
 
     def _coefficients(self, x, xi, per_row):
         """sum_r coef_r a_r for every (run, client): per_row(z, b) -> coefficient of each used row."""
         if self._use_block(xi):
-            z = torch.einsum("nmd,sd->snm", self.Ab, x[:, 0]) if x.shape[1] == 1 else \
-                torch.einsum("nmd,snd->snm", self.Ab, x)
+            z = self._block_rows(x)
             if xi is None:
                 coef = per_row(z, self.bb, slice(None)) * self.wb
             else:
@@ -386,36 +481,41 @@ class LogisticOracle(BatchedOracle):
                 zs = torch.gather(z, 2, slots)
                 c = per_row(zs, self.b[xi], slots) / xi.shape[-1]
                 coef = torch.zeros_like(z).scatter_add_(2, slots, c)
-            return torch.einsum("nmd,snm->snd", self.Ab, coef)
+            return _per_client_times(coef, self.Ab)
         A, b = self.A[xi], self.b[xi]                              # (S, n, B, d), (S, n, B)
         x = x.expand(-1, self.n, -1)
-        z = torch.einsum("snbd,snd->snb", A, x)
-        return torch.einsum("snbd,snb->snd", A, per_row(z, b, None, A)) / xi.shape[-1]
+        z = torch.matmul(A, x.unsqueeze(-1)).squeeze(-1)
+        return torch.matmul(per_row(z, b, None, A).unsqueeze(-2), A).squeeze(-2) / xi.shape[-1]
+
+    def _block_rows(self, x):
+        """a_r^T x for every row r of every client's block: (S, n, m), x common (S, 1, d) or per client."""
+        if x.shape[1] == 1:
+            return _rows_times(x[:, 0], self.Ab_flatT).reshape(x.shape[0], self.n, self.m)
+        return _per_client_times(x, self.AbT)
 
     def grad(self, x, xi):
-        coef = lambda z, b, *_: -b * torch.sigmoid(-b * z)
+        coef = lambda z, b, *_: -b * _sigmoid(-b * z)
         return self._coefficients(x, xi, coef) + self.lam * _reg_grad(x)
 
     def hvp(self, x, v, xi):
         def coef(z, b, slots, A=None):
-            s = torch.sigmoid(b * z)
+            s = _sigmoid(b * z)
             if A is not None:
-                Av = torch.einsum("snbd,snd->snb", A, v.expand(-1, self.n, -1))
+                Av = torch.matmul(A, v.expand(-1, self.n, -1).unsqueeze(-1)).squeeze(-1)
             else:
-                Av = (torch.einsum("nmd,sd->snm", self.Ab, v[:, 0]) if v.shape[1] == 1
-                      else torch.einsum("nmd,snd->snm", self.Ab, v))
+                Av = self._block_rows(v)
                 if slots is not None and not isinstance(slots, slice):
                     Av = torch.gather(Av, 2, slots)
             return s * (1.0 - s) * Av
         return self._coefficients(x, xi, coef) + self.lam * _reg_curv(x) * v
 
     def f(self, X):
-        z = X @ self.A.T
-        return torch.logaddexp(torch.zeros_like(z), -self.b * z) @ self.w + self.lam * _reg_h(X)
+        z = _rows_times(X, self.AT)
+        return (_softplus(-self.b * z) * self.w).sum(-1) + self.lam * _reg_h(X)
 
     def grad_f(self, X):
-        z = X @ self.A.T
-        return (-self.b * torch.sigmoid(-self.b * z) * self.w) @ self.A + self.lam * _reg_grad(X)
+        z = _rows_times(X, self.AT)
+        return _rows_times(-self.b * _sigmoid(-self.b * z) * self.w, self.A) + self.lam * _reg_grad(X)
 
 
 class PolynomialOracle(BatchedOracle):
@@ -447,29 +547,46 @@ class QuadraticOracle(BatchedOracle):
         self.A, self.b = self.t(p.A), self.t(p.b)
         self.A_mean, self.b_mean = self.t(p.A_mean), self.t(p.b_mean)
         self.rho, self.zs, self.es = float(p.rho), float(p.zeta_std), float(p.eps_std)
+        self.A_cat = self.A.permute(1, 0, 2).reshape(self.d, self.n * self.d).contiguous()   # [A_1 ... A_n]
+
+    def _times_A(self, x):
+        """x_i^T A_i for every run and client: x common (S, 1, d) or per client (S, n, d)."""
+        if x.shape[1] == 1:
+            return _rows_times(x[:, 0], self.A_cat).reshape(x.shape[0], self.n, self.d)
+        return _per_client_times(x, self.A)
 
     def sample(self, generator, S):
         z = torch.randn((S, self.n, 2, self.d), generator=generator, device=self.device, dtype=self.dtype)
         scale = torch.tensor([self.zs, self.es], device=self.device, dtype=self.dtype)
         return z * scale[:, None]
 
+    def draw(self, stream, count):
+        z = stream.normal((self.n, 2, self.d), count, dtype=self.dtype)          # (S, count, n, 2, d)
+        scale = torch.tensor([self.zs, self.es], device=self.device, dtype=self.dtype)
+        return z.mul_(scale[:, None])
+
     def grad(self, x, xi):
-        g = torch.matmul(x.unsqueeze(-2), self.A).squeeze(-2) - self.b + self.rho * x ** 3
+        g = self._times_A(x) - self.b
+        if self.rho:
+            g = g + self.rho * x ** 3
         if xi is not None:
             g = g + xi[:, :, 0] * x - xi[:, :, 1]
         return g
 
     def hvp(self, x, v, xi):
-        h = torch.matmul(v.unsqueeze(-2), self.A).squeeze(-2) + 3.0 * self.rho * x * x * v
+        h = self._times_A(v)
+        if self.rho:
+            h = h + 3.0 * self.rho * x * x * v
         if xi is not None:
             h = h + xi[:, :, 0] * v
         return h
 
     def f(self, X):
-        return 0.5 * ((X @ self.A_mean) * X).sum(-1) - X @ self.b_mean + 0.25 * self.rho * (X ** 4).sum(-1)
+        return (0.5 * (_rows_times(X, self.A_mean) * X).sum(-1) - (X * self.b_mean).sum(-1)
+                + 0.25 * self.rho * (X ** 4).sum(-1))
 
     def grad_f(self, X):
-        return X @ self.A_mean - self.b_mean + self.rho * X ** 3
+        return _rows_times(X, self.A_mean) - self.b_mean + self.rho * X ** 3
 
 
 class DiagonalOracle(BatchedOracle):
@@ -504,6 +621,20 @@ class DiagonalOracle(BatchedOracle):
             return torch.where(u < SKEW_P, hi, lo, out=out) if out is not None else torch.where(u < SKEW_P, hi, lo)
         z = torch.randn(shape, generator=generator, device=self.device, dtype=self.dtype, out=out)
         return z.mul_(self.scale)
+
+    def draw(self, stream, count):
+        shape = (self.n, self.d)
+        if self.law == "uniform":
+            # (2u - 1) * scale as (u - 1/2) * (2 scale): the same real number, rounded once
+            return stream.uniform(shape, count, dtype=self.dtype).sub_(0.5).mul_(2.0 * self.scale)
+        if self.law == "skewed":
+            from eftheory.problems.sign import SKEW_HIGH, SKEW_LOW, SKEW_P
+
+            u = stream.uniform(shape, count, dtype=self.dtype)
+            hi = torch.full((), SKEW_HIGH * self.scale, device=self.device, dtype=self.dtype)
+            lo = torch.full((), SKEW_LOW * self.scale, device=self.device, dtype=self.dtype)
+            return torch.where(u < SKEW_P, hi, lo)
+        return stream.normal(shape, count, dtype=self.dtype).mul_(self.scale)
 
     def _exact(self, x, out=None):
         if x.shape[-2] == self.n:

@@ -1,0 +1,207 @@
+r"""Counter-based randomness of the engine: every number a pure function of its address.
+
+A normal engine run (``draws=None``) holds S runs side by side, run s with its own seed
+:math:`\sigma_s` (``seed + s`` for ``seeds=S``, or ``seeds[s]`` for an explicit list). No state is
+shared between runs: each random number is computed from its address
+
+.. math::
+
+    (\sigma_s,\ L,\ t,\ j) \;\mapsto\; u \in [0, 1),
+
+where :math:`L` is the label of a *stream* (one per purpose: ``"sample:xi"``, ``"sample:xi_hat"``,
+``"compress:c"``, ``"aux"``, ...), :math:`t = 0, 1, 2, \dots` counts the calls made on that stream
+and :math:`j` is the position of the number within one call (row-major over the call's shape,
+the run axis excluded). Run s of a batch of seeds therefore draws exactly what a run with
+``seeds=[\sigma_s]`` draws, whatever the other runs are, and a block of consecutive calls can be
+computed in one pass (the engine prefetches blocks of calls; the values do not depend on the
+blocking).
+
+Layout (all arithmetic modulo :math:`2^{64}`, :math:`\phi` = 0x9E3779B97F4A7C15):
+
+* mixing function :math:`\mu` -- the SplitMix64 finaliser: ``z ^= z >> 30; z *= 0xBF58476D1CE4E5B9;
+  z ^= z >> 27; z *= 0x94D049BB133111EB; z ^= z >> 31`` (logical shifts; a bijection of 64-bit words);
+* label hash :math:`h(L)` -- the first 8 bytes (little endian) of BLAKE2b(L);
+* stream key :math:`\kappa_{s,L} = \mu(\mu(\sigma_s + \phi) \oplus h(L))`;
+* word :math:`w = \mu(\kappa_{s,L} + (2^{32} t + j)\,\phi)` (a Weyl sequence through the mixer,
+  one step per address; ``j < 2^32``);
+* uniform on [0, 1): :math:`\lfloor w / 2^{11}\rfloor\,2^{-53}` (53 bits, float64) or
+  :math:`\lfloor w / 2^{40}\rfloor\,2^{-24}` (float32);
+* standard normal (Box--Muller): a call of m normals reads :math:`m' = 2\lceil m/2\rceil` words;
+  with :math:`a_p` the uniform of word p in (0, 1] (:math:`(\lfloor w/2^{11}\rfloor + 1)2^{-53}`) and
+  :math:`b_p` that of word :math:`m'/2 + p`, normals :math:`p` and :math:`m'/2 + p` are
+  :math:`\sqrt{-2\ln a_p}\cos(2\pi b_p)` and :math:`\sqrt{-2\ln a_p}\sin(2\pi b_p)`
+  (:math:`p < m'/2`; the last one is dropped when m is odd), computed in float64;
+* problems and compressors that draw through their own generator (a user's ``sample_torch``, the
+  NumPy fallback oracle) get, per run and call, a generator seeded with :math:`w \bmod 2^{63}` of
+  address :math:`(\sigma_s, L, t, 0)`.
+
+Seeds are integers in :math:`[0, 2^{64})`. The reference (:mod:`algorithms.numpy`) keeps its own
+NumPy streams (:class:`algorithms.Streams`); parity between the two is proven by replaying the
+reference's draws (:mod:`algorithms.torch.replay`), not by sharing a generator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Sequence
+
+import numpy as np
+import torch
+
+__all__ = ["SEED_LIMIT", "CounterRandom", "Stream", "run_seeds", "mix64"]
+
+#: seeds are integers in [0, SEED_LIMIT)
+SEED_LIMIT = 1 << 64
+_MASK = SEED_LIMIT - 1
+_PHI = 0x9E3779B97F4A7C15
+_M1 = 0xBF58476D1CE4E5B9
+_M2 = 0x94D049BB133111EB
+
+
+def _signed(z: int) -> int:
+    """A 64-bit word as the int64 with the same bits."""
+    z &= _MASK
+    return z - SEED_LIMIT if z >> 63 else z
+
+
+def mix64(z: int) -> int:
+    """The mixing function :math:`\\mu` on a Python integer (a 64-bit word)."""
+    z &= _MASK
+    z = ((z ^ (z >> 30)) * _M1) & _MASK
+    z = ((z ^ (z >> 27)) * _M2) & _MASK
+    return z ^ (z >> 31)
+
+
+def _label_hash(label: str) -> int:
+    return int.from_bytes(hashlib.blake2b(label.encode(), digest_size=8).digest(), "little")
+
+
+def run_seeds(seed, seeds) -> tuple[int, ...]:
+    """The seeds of the S runs: ``seed, ..., seed + S - 1`` for an integer ``seeds = S``, or the
+    given sequence (then ``seed`` must be left at 0). ValueError outside [0, 2**64)."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be an integer in [0, 2**64); got {seed!r}")
+    if isinstance(seeds, (list, tuple)):
+        if not seeds:
+            raise ValueError("seeds must be an integer >= 1 or a non-empty list of seeds; got an empty list")
+        if seed != 0:
+            raise ValueError(f"seed must be left at 0 when seeds lists the runs' seeds (run s uses seeds[s]); "
+                             f"got seed={seed!r}")
+        for s in seeds:
+            if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < SEED_LIMIT:
+                raise ValueError(f"seeds must list integers in [0, 2**64); got {s!r}")
+        return tuple(int(s) for s in seeds)
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"seeds must be an integer >= 1 or a non-empty list of seeds; got {seeds!r}")
+    if not 0 <= seed <= SEED_LIMIT - seeds:
+        raise ValueError(f"seed must lie in [0, 2**64 - seeds] = [0, {SEED_LIMIT - seeds}] "
+                         f"(run s uses seed + s < 2**64); got {seed}")
+    return tuple(range(seed, seed + seeds))
+
+
+def _xorshift_(z: torch.Tensor, s: int, tmp: torch.Tensor) -> None:
+    """z ^= z >>> s (logical shift on int64 words), in place."""
+    torch.bitwise_right_shift(z, s, out=tmp)
+    tmp.bitwise_and_((1 << (64 - s)) - 1)
+    z.bitwise_xor_(tmp)
+
+
+def _mix_(z: torch.Tensor) -> torch.Tensor:
+    """The mixing function on an int64 tensor, in place."""
+    tmp = torch.empty_like(z)
+    _xorshift_(z, 30, tmp)
+    z.mul_(_signed(_M1))
+    _xorshift_(z, 27, tmp)
+    z.mul_(_signed(_M2))
+    _xorshift_(z, 31, tmp)
+    return z
+
+
+class Stream:
+    """One labelled stream of a run batch: calls t = 0, 1, ... of (S, *shape) numbers."""
+
+    def __init__(self, owner: "CounterRandom", label: str):
+        self.owner, self.label, self.t = owner, label, 0
+        h = _label_hash(label)
+        self._keys = [mix64(b ^ h) for b in owner._base]
+        self._key = torch.tensor([_signed(k) for k in self._keys], dtype=torch.int64,
+                                 device=owner.device).view(-1, 1)
+        self._offsets: dict[int, torch.Tensor] = {}
+
+    @property
+    def S(self) -> int:
+        return len(self._keys)
+
+    def _words(self, count: int, m: int) -> torch.Tensor:
+        """Words (S, count, m) of calls t .. t + count - 1, positions 0 .. m - 1; advances t."""
+        if m >= 1 << 32:
+            raise ValueError(f"a draw must hold fewer than 2**32 numbers per run; got {m}")
+        dev = self.owner.device
+        J = self._offsets.get(m)
+        if J is None:
+            J = self._offsets[m] = torch.arange(m, dtype=torch.int64, device=dev).mul_(_signed(_PHI))
+        T = torch.tensor([_signed(((self.t + c) << 32) * _PHI) for c in range(count)], dtype=torch.int64,
+                         device=dev)
+        self.t += count
+        z = torch.add(J, torch.add(self._key, T).unsqueeze(-1))     # (S, count, m)
+        return _mix_(z)
+
+    def uniform(self, shape, count: int = 1, dtype=torch.float64) -> torch.Tensor:
+        """U[0, 1) numbers (S, count, *shape) of the next ``count`` calls."""
+        shape = tuple(int(a) for a in shape)
+        w = self._words(count, math.prod(shape))
+        if dtype == torch.float32:
+            u = torch.bitwise_right_shift(w, 40, out=w).bitwise_and_((1 << 24) - 1).to(torch.float32)
+            return u.mul_(2.0 ** -24).view(self.S, count, *shape)
+        u = torch.bitwise_right_shift(w, 11, out=w).bitwise_and_((1 << 53) - 1).to(torch.float64)
+        u = u.mul_(2.0 ** -53).view(self.S, count, *shape)
+        return u if dtype == torch.float64 else u.to(dtype)
+
+    def normal(self, shape, count: int = 1, dtype=torch.float64) -> torch.Tensor:
+        """Standard normal numbers (S, count, *shape) of the next ``count`` calls (Box--Muller)."""
+        shape = tuple(int(a) for a in shape)
+        m = math.prod(shape)
+        h = (m + 1) // 2
+        w = self._words(count, 2 * h)
+        u = torch.bitwise_right_shift(w, 11, out=w).bitwise_and_((1 << 53) - 1).to(torch.float64)
+        a, b = u[..., :h], u[..., h:]                         # (S, count, h) each
+        a.add_(1.0).mul_(2.0 ** -53)                          # in (0, 1]
+        if a.device.type == "cpu":
+            an = a.numpy()
+            np.log(an, out=an)                                # NumPy's log: vectorised, exact per element
+        else:
+            a.log_()
+        r = a.mul_(-2.0).sqrt_()                              # sqrt(-2 ln a)
+        theta = b.mul_(2.0 ** -53 * 2.0 * math.pi)
+        out = torch.empty((self.S, count, 2 * h), dtype=torch.float64, device=u.device)
+        torch.cos(theta, out=out[..., :h]).mul_(r)
+        torch.sin(theta, out=out[..., h:]).mul_(r)
+        if 2 * h != m:
+            out = out[..., :m]
+        out = out.reshape(self.S, count, *shape)
+        return out if dtype == torch.float64 else out.to(dtype)
+
+    def seeds(self, count: int = 1) -> list[list[int]]:
+        """Per run and call, a seed in [0, 2**63) for a generator of its own (address (σ_s, L, t, 0))."""
+        out = []
+        for key in self._keys:
+            out.append([mix64(key + ((self.t + c) << 32) * _PHI) >> 1 for c in range(count)])
+        self.t += count
+        return out
+
+
+class CounterRandom:
+    """The streams of one batch of runs with seeds ``seeds`` (see the module docstring)."""
+
+    def __init__(self, seeds: Sequence[int], device=None):
+        self.seeds = tuple(int(s) for s in seeds)
+        self.device = torch.device("cpu") if device is None else torch.device(device)
+        self._base = [mix64(s + _PHI) for s in self.seeds]
+        self._streams: dict[str, Stream] = {}
+
+    def stream(self, label: str) -> Stream:
+        st = self._streams.get(label)
+        if st is None:
+            st = self._streams[label] = Stream(self, label)
+        return st
