@@ -313,9 +313,10 @@ def test_site_builds_and_derivations_render_offline_in_chromium(tmp_path):
                            "-d", str(tmp_path / "doctrees"), str(DOCS), str(out)],
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
     assert done.returncode == 0, done.stderr[-4000:]
+    remote = {str(f.relative_to(out)): _script_urls(f.read_text()) for f in out.rglob("*.html")}
+    assert not {k: v for k, v in remote.items() if v}, "pages load scripts or styles from the network"
     page = out / "derivations.html"
     html = page.read_text()
-    assert _script_urls(html) == []
     n_math = len(re.findall(r'class="math notranslate nohighlight"', html))
     assert n_math > 20
     browser = _chromium()
