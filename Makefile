@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH)" || $(BIN)/pip install -q torch
-	$(BIN)/pip install -q -e ".[test,docs]"
+	$(BIN)/pip install -q -e ".[test,docs,pep]"
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -41,6 +41,96 @@ def _slack(measured, bound) -> dict:
             "horizons": int(m.size), "holds": ok}
 
 
+# ----------------------------------------------------------------------------- PEP worst cases
+
+PEP_HORIZON_EF21 = 10          # T of the EF21 worst-case program (about 1 s per solve; saved table)
+PEP_HORIZON_NORM = 2           # K of the normalized EF21 norm-profile search (lower estimate)
+#: why the other bound claims have no worst-case program beside them
+PEP_NOT_EXPRESSIBLE = {
+    "S004-C1": "(L0,L1)-smoothness has no interpolation conditions in a Gram-matrix program, and the "
+               "normalized step gamma/||g^k|| is not Gram-linear",
+    "S001-T3": "(L0,L1)-smoothness (no interpolation conditions), a normalized step and an average of norms "
+               "(not squared norms): none is linear in the Gram matrix",
+    "S002": "stochastic gradients (sigma^2 noise) over n = 4 workers with a seed mean of the squared gradient: "
+            "expectations over random draws are outside a deterministic program; the deterministic n = 1 "
+            "SAEF program is eftheory.pep.saef_worst_case",
+}
+
+
+def _pep_unavailable():
+    """None when the PEP extra is importable, else the reason (the claim records it and runs on)."""
+    try:
+        from eftheory.pep import require_pepit
+        require_pepit()
+    except RuntimeError as exc:
+        return str(exc)
+    return None
+
+
+def _pep_ef21(runs) -> dict:
+    """EF21's worst case over the L-smooth class beside each run (eftheory.pep.ef21_worst_case).
+
+    ``runs``: (label, n_clients, alpha, gamma, F0, G0, average at the horizon). The program covers
+    n = 1 with the run's init (``zero``: g^0 = C(grad f(x^0))); for a run with numerator
+    N = 2F0/gamma + G0/theta the class worst case is W N (W: the normalised value), the bound N/T.
+    """
+    from eftheory.pep import cached_ef21, ef21_bound_units
+
+    reason = _pep_unavailable()
+    if reason:
+        return {"pep_not_available": reason}
+    T = PEP_HORIZON_EF21
+    per_run, top = {}, None
+    for label, n, a, gamma, F0, G0, avg_T in runs:
+        if n > 2:
+            per_run[label] = {"pep_not_expressible": f"n = {n} clients (the programs cover n <= 2)"}
+            continue
+        W = cached_ef21(a, T, "zero")
+        wF, wG = ef21_bound_units(a, gamma)
+        N = wF * F0 + wG * G0
+        wc, bound = W * N, N / T
+        per_run[label] = {"alpha": a, "worst_case_over_class": wc, "bound": bound, "measured": avg_T,
+                          "bound_over_pep": bound / wc, "pep_over_measured": wc / avg_T,
+                          "bound_over_measured": bound / avg_T, "instance_inside_class": bool(avg_T <= wc * (1 + 1e-6))}
+        top = top or per_run[label]
+    out = {"pep_horizon": T, "pep_per_run": per_run,
+           "pep_model": "n = 1, L-smooth f (interpolation), deterministic alpha-contraction (a superset of Top-K), "
+                        "f_* <= f(x) - ||grad f(x)||^2/(2L) at the visited points (a relaxation: PEP >= true worst "
+                        "case, so bound/PEP is a lower bound on the theorem's looseness); the class fixes the "
+                        "theorem's numerator 2F0/gamma + G0/theta of the run"}
+    if top is not None:
+        out.update({k: top[k] for k in ("worst_case_over_class", "bound_over_pep", "pep_over_measured")})
+    return out
+
+
+def _pep_norm(cases, L) -> dict:
+    """Normalized EF21's searched worst case (n = 1, eftheory.pep.ef21_norm_profile_search) beside
+    S004-C2's bound; ``cases``: (label, alpha, F0, m_1 of the run at K = PEP_HORIZON_NORM)."""
+    from eftheory.derivations import normalized as nz
+    from eftheory.pep import cached_norm
+
+    reason = _pep_unavailable()
+    if reason:
+        return {"pep_not_available": reason}
+    K = PEP_HORIZON_NORM
+    per = {}
+    for label, a, F0, m1 in cases:
+        wc = cached_norm(a, K) * math.sqrt(L * F0)        # min_k ||grad f|| scales as sqrt(L F0)
+        bound = nz.lsmooth_bound(L, a, F0, K)
+        per[label] = {"alpha": a, "worst_case_over_class": wc, "bound": bound, "measured": m1,
+                      "bound_over_pep": bound / wc, "pep_over_measured": wc / m1}
+    first = next(iter(per.values()))
+    return {"pep_horizon": K, "pep_per_run": per,
+            "worst_case_over_class": first["worst_case_over_class"], "bound_over_pep": first["bound_over_pep"],
+            "pep_over_measured": first["pep_over_measured"],
+            "pep_model": "n = 1, L-smooth f, deterministic alpha-contraction, g^0 = grad f(x^0); the step "
+                         "gamma/||g^k|| is not Gram-linear, so the worst case is a LOWER estimate (maximum over a "
+                         "search of fixed norm profiles, each one SDP): bound/PEP over-estimates the theorem's "
+                         "looseness",
+            "pep_over_measured_note": "the runs have n = 4 heterogeneous clients, outside the n = 1 program: "
+                                      "an informative ratio, not a share of a product"}
+
+
 # ----------------------------------------------------------------------------- EF21-T1
 
 def _ef21_avg_sq(prob, C, x0, K, gamma):
@@ -75,7 +165,7 @@ def _ef21_t1(ctx):
     t0 = time.perf_counter()
     K = ctx.pick(300, 2000)
     T = np.arange(1, K + 1)
-    meas, ok = {}, True
+    meas, ok, pep_runs = {}, True, []
     cases = [("logistic", _logistic(), TopK(1), lambda s: seeded("EF21-T1", s).standard_normal(10)),
              ("polynomial L1=4", _poly(4.0), TopK(1), lambda s: 20.0 + seeded("EF21-T1p", s).standard_normal(4))]
     for label, prob, C, draw in cases:
@@ -89,6 +179,7 @@ def _ef21_t1(ctx):
             f = _slack(avg, bound)
             meas[f"{label} seed {s}"] = f["min_bound_over_measured"]
             ok &= f["holds"]
+            pep_runs.append((f"{label} seed {s}", prob.n_clients, a, gamma, F0, G0, float(avg[PEP_HORIZON_EF21 - 1])))
     # control: the method without the mechanism the theorem credits -- no error feedback, each client sends
     # C(grad f_i(x^t)) itself -- under the same bound, with the same gamma, x0 and G^0 (g_i^0 = C(grad f_i(x0)))
     cf_all, cmeas = True, {}
@@ -105,7 +196,8 @@ def _ef21_t1(ctx):
     ctl = control("no error feedback", "compressed gradient descent x <- x - gamma mean_i C(grad f_i(x)) (EF21 "
                   "without its memory), the same gamma, x0 and G^0, under the same bound", cf_all,
                   {"min_bound_over_measured": cmeas})
-    return finish("EF21-T1", t0, ok, {"min_bound_over_measured": min(meas.values()), "per_run": meas}, 
+    return finish("EF21-T1", t0, ok, {"min_bound_over_measured": min(meas.values()), "per_run": meas,
+                                      **_pep_ef21(sorted(pep_runs, key=lambda r: r[1]))},
                   "(1/T) sum_t ||grad f(x^t)||^2 <= 2(f(x0) - f_inf)/(gamma T) + G0/(theta T)", [ctl], RULE_B,
                   "deterministic: the uniform random iterate's expectation is the average over t < T; "
                   "f_inf replaced by the lower bound 0 (a larger, still valid bound)")
@@ -154,6 +246,7 @@ def _s004_c1(ctx):
     ctl = control("V0 = 0", "the corollary bound evaluated with V^0 = 0 (the value at a minimiser)", ctl_ok,
                   {"min_bound_over_measured": min(cm.values())})
     return finish("S004-C1", t0, ok, {"min_bound_over_measured": min(meas.values()), "per_run": meas,
+                                      "pep_not_expressible": PEP_NOT_EXPRESSIBLE["S004-C1"],
                                       "erratum_13": {"note": "printed Theorem 1 lacks e^{L1 gamma0} on the gamma0 b term",
                                                      "cases": er,
                                                      "printed_violated_anywhere": any(v["printed_violated"] for v in er.values())}},
@@ -171,13 +264,15 @@ def _s004_c2(ctx):
     t0 = time.perf_counter()
     prob = _q_problem()
     L = float(prob.L0)                 # (L0, 0)-smoothness of every f_i
-    meas, ok, cm = {}, True, {}
+    meas, ok, cm, pep_cases = {}, True, {}, []
     for k in (1, 2, 5):
         C = TopK(k)
         a = C.alpha(prob.dim)
         x0 = np.asarray(prob.x_star) + 3.0 * seeded("S004-C2", k).standard_normal(prob.dim) / math.sqrt(prob.dim)
         F0 = prob.f(x0) - prob.f_inf_lower
         g0 = math.sqrt(F0 / (2 * nz.lsmooth_b(L, a)))
+        pep_cases.append((f"Top-{k}", a, F0, _norm_min(prob, C, x0, PEP_HORIZON_NORM,
+                                                      g0 / math.sqrt(PEP_HORIZON_NORM + 1))[0]))
         for K in ctx.pick((10, 100, 1000), (10, 100, 1000, 10000)):
             m1, _ = _norm_min(prob, C, x0, K, g0 / math.sqrt(K + 1))
             b = nz.lsmooth_bound(L, a, F0, K)
@@ -197,7 +292,8 @@ def _s004_c2(ctx):
                                       "identity_residual_2b": str(nz.lsmooth_identity_residual()),
                                       "erratum_16": {"alpha": 0.1, "L": 1.0, "coefficient_correct": correct,
                                                      "coefficient_printed": printed,
-                                                     "shown": bool(abs(printed - correct) > 1e-6)}},
+                                                     "shown": bool(abs(printed - correct) > 1e-6)},
+                                      **_pep_norm(pep_cases, L)},
                   "2 sqrt(L(1+3s)(1+s)/alpha) sqrt(F/(K+1)) <= 2 sqrt(2) * EF21's 2 sqrt(L/alpha) sqrt(F/(K+1))",
                   [ctl], RULE_B + "; and the closed-form comparison (factor 2 sqrt 2) holds",
                   "problem Q with exact gradients (L1 = 0, L = max L_i), g_i^0 = grad f_i(x^0), Top-K, K in {1,2,5}")
@@ -243,6 +339,7 @@ def _s001_t3(ctx):
                           "rho_at_beta2_alpha0.25": sgdm.theorem3_rho(2.0, 0.25)}
     meas["erratum_18"] = {"1/C_alpha <= 1/alpha on (0,1]": bool(np.all(1 / ca <= 1 / grid + 1e-12)),
                           "1/alpha <= 1/C_alpha <= 2/alpha": bool(np.all((1 / grid <= 1 / ca + 1e-12) & (1 / ca <= 2 / grid + 1e-12)))}
+    meas["pep_not_expressible"] = PEP_NOT_EXPRESSIBLE["S001-T3"]
     ctl = control("V0 = 0", "the bound evaluated with V^0 = 0 (the value at a minimiser) on the same runs",
                   all(c["holds"] for c in cm.values()),
                   {k: c["min_bound_over_measured"] for k, c in cm.items()})
@@ -310,7 +407,8 @@ def _saef_theorem(ctx, cid, which):
                 "M2 along the runs (reported)": M2_along, "region radius": radius,
                 "max distance to x* (hypothesis: <= radius)": dist, "sigma2": s2, "delta": delta,
                 "eta": 0.1, "mu": mu, "final_min": float(running_min[-1]),
-                "note_erratum_21": "compression constants as printed (possibly too small)"}
+                "note_erratum_21": "compression constants as printed (possibly too small)",
+                "pep_not_expressible": PEP_NOT_EXPRESSIBLE["S002"]}
     if which == "T3":
         aux_curve = np.mean([_grad_sq(prob, np.asarray(r.diagnostics["x_aux"]))[:-1] for r in runs], axis=0)
         ab = np.array([dz.theorem3_bound_aux(F0, 0.1, L, int(t), n, delta, mu, M2, s2) for t in Ts])
