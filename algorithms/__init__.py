@@ -5,18 +5,122 @@ Entry points: :func:`run` and :func:`names`.
 
 from __future__ import annotations
 
+import math
+import numbers
+import os
+
 from eftheory.problems.base import require
 from eftheory.schedules import as_schedule
-from eftheory.validation import check_choice, check_int, check_vector
+from eftheory.validation import NonFiniteError, check_choice, check_int, check_vector
 
 from .registry import BACKENDS, AlgorithmSpec, Streams, get, names, register, specs
-from .result import Result
+from .result import RecordPolicy, Result, check_record, drop_run_axis, recording
 
-__all__ = ["run", "names", "specs", "get", "register", "Result", "Streams", "AlgorithmSpec"]
+__all__ = ["run", "names", "specs", "get", "register", "Result", "Streams", "AlgorithmSpec",
+           "NonFiniteError", "memory_estimate"]
+
+#: why the sign family takes no compressor argument
+_SIGN_FAMILY_NOTE = "it forms its own sign messages"
+
+
+def _check_problem(problem) -> tuple[int, int]:
+    """``n_clients`` and ``dim``: integers >= 1 (a class instead of an instance is refused)."""
+    if isinstance(problem, type):
+        raise ValueError(f"problem must be a problem object (an instance); got the class {problem.__name__}")
+    for attr in ("n_clients", "dim"):
+        if not hasattr(problem, attr):
+            raise ValueError(f"problem must have the integer attribute {attr!r} (the problem protocol); "
+                             f"got {type(problem).__name__}")
+    n = check_int("problem.n_clients", getattr(problem, "n_clients"), low=1)
+    d = check_int("problem.dim", getattr(problem, "dim"), low=1)
+    return n, d
+
+
+def _check_compressor(name: str, spec: AlgorithmSpec, compressor, d: int) -> None:
+    """Error-feedback methods need a compressor with a contraction alpha(d) in (0, 1]."""
+    if spec.compressor != "required":
+        if compressor is not None:
+            raise ValueError(f"compressor must be None for {name!r} ({_SIGN_FAMILY_NOTE}); got {compressor!r}")
+        return
+    if isinstance(compressor, type):
+        raise ValueError(f"compressor must be a compressor object for {name!r} (an instance, e.g. "
+                         f"{compressor.__name__}(...)); got the class {compressor.__name__}")
+    if compressor is None or not callable(compressor) or not all(
+            hasattr(compressor, a) for a in ("alpha", "bits")):
+        raise ValueError(f"compressor must be an eftheory.compressors object for {name!r}; got {compressor!r}")
+    if hasattr(compressor, "validate"):
+        compressor.validate(d)
+    try:
+        alpha = compressor.alpha(d)
+    except (ValueError, NotImplementedError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(f"compressor must be contractive with alpha(d) in (0, 1] for the error-feedback method "
+                         f"{name!r}; {compressor!r} has none: {reason}") from None
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not (0.0 < float(alpha) <= 1.0):
+        raise ValueError(f"compressor must be contractive with alpha(d) in (0, 1] for {name!r}; "
+                         f"{compressor!r} reports alpha({d}) = {alpha!r}")
+
+
+def _available_bytes(device) -> float:
+    """Memory a run may use: MemAvailable of the host (and the free memory of a CUDA device)."""
+    avail = math.inf
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    avail = float(line.split()[1]) * 1024.0
+                    break
+    except OSError:
+        try:
+            avail = float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (ValueError, OSError, AttributeError):
+            pass
+    if isinstance(device, str) and device.startswith("cuda"):
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                idx = int(device.split(":")[1]) if ":" in device else 0
+                avail = min(avail, float(torch.cuda.mem_get_info(idx)[0]))
+        except (RuntimeError, ValueError, ImportError):
+            pass
+    return avail
+
+
+def memory_estimate(spec: AlgorithmSpec, n: int, d: int, iters: int, policy: RecordPolicy,
+                    options: dict) -> float:
+    """The stated estimate (bytes) of what a run records, checked before anything is allocated.
+
+    Per run, in values of 8 bytes (4 for torch float32): the stored iterates R d (twice under
+    ``record="all"`` on the engine, which evaluates the exact gradients of all of them at once);
+    (K+1)(16 + 2n) per-step statistics; (4 + n) K d per-step vectors under ``record="all"``;
+    (2n + 1) K d with ``record_clients=True``; 16 n d of working state. Times S runs.
+    """
+    K = int(iters)
+    if policy.mode == "stats":
+        R = 1
+    elif policy.mode == "every":
+        R = K // policy.every + 1 + (1 if K % policy.every else 0)
+    else:
+        R = K + 1
+    torch_all = spec.backend == "torch" and policy.mode == "all"
+    per_run = float(R) * d * (2 if torch_all else 1) + (K + 1.0) * (16 + 2 * n) + 16.0 * n * d
+    if policy.vectors:
+        per_run += (4.0 + n) * K * d
+    if options.get("record_clients") is True:
+        per_run += (2.0 * n + 1) * K * d
+    S = options.get("seeds", 1)
+    S = int(S) if isinstance(S, numbers.Integral) and not isinstance(S, bool) and S >= 1 else 1
+    width = 4 if options.get("dtype") in ("float32",) else 8
+    return per_run * S * width
+
+
+def _gib(b: float) -> str:
+    return f"{b / 2 ** 30:.3g} GiB"
 
 
 def run(name: str, problem, compressor, x0, iters: int, *, stepsize, momentum=None,
-        seed: int = 0, backend: str = "numpy", **options) -> Result:
+        seed: int = 0, backend: str = "numpy", record="all", **options) -> Result:
     """Run a registered algorithm.
 
     Parameters
@@ -30,19 +134,32 @@ def run(name: str, problem, compressor, x0, iters: int, *, stepsize, momentum=No
     momentum : float or schedule ``k -> eta_k`` in (0, 1] for methods with momentum.
     seed : integer seed; the same (name, seed, backend) gives a bit-identical result.
     backend : "numpy" (reference) or "torch" (batched engine).
+    record : what the result keeps -- ``"all"`` (default: every iterate and diagnostic), ``"stats"``
+        (per-iteration statistics and the last iterate) or an integer m (also every m-th iterate);
+        see :mod:`algorithms.result`. Before anything is allocated, :func:`memory_estimate` is
+        compared with the available memory and a run that would not fit is refused (ValueError
+        naming ``iters``).
     options : algorithm options, documented in each algorithm's docstring.
+
+    Shapes: the NumPy reference and the engine without ``seeds`` return one run (``x`` (R, d),
+    ``grad_norm`` (K+1,)); the engine with ``seeds=S`` keeps a leading run axis S.
+
+    Non-finite values: the first NaN or inf oracle output, state, message or iterate raises
+    :class:`NonFiniteError` (a ValueError) naming the quantity, the iteration and the run.
     """
+    if not isinstance(name, str):
+        raise ValueError(f"name must be one of the registered algorithms {names('numpy')}; got {name!r}")
     check_choice("backend", backend, BACKENDS)
     spec = get(name, backend)
     iters = check_int("iters", iters, low=1)
     seed = check_int("seed", seed, low=0)
+    policy = check_record(record)
+    n, d = _check_problem(problem)
     require(problem, spec.needs, algorithm=name)
-    x0 = check_vector("x0", x0, int(problem.dim))
-    if spec.compressor == "required":
-        if compressor is None or not hasattr(compressor, "alpha"):
-            raise ValueError(f"compressor must be an eftheory.compressors object for {name!r}; got {compressor!r}")
-        if hasattr(compressor, "validate"):
-            compressor.validate(int(problem.dim))
+    x0 = check_vector("x0", x0, d)
+    _check_compressor(name, spec, compressor, d)
+    if options.get("record_clients") is True and not policy.vectors:
+        raise ValueError(f"record_clients=True needs record='all' (it keeps every (n, d) state); got record={record!r}")
     unknown = sorted(set(options) - set(spec.options))
     if unknown:
         allowed = ", ".join(sorted(spec.options)) or "none"
@@ -59,4 +176,14 @@ def run(name: str, problem, compressor, x0, iters: int, *, stepsize, momentum=No
         mom = None
     else:
         mom = as_schedule(momentum, name="momentum", high=1.0)
-    return spec.fn(problem, compressor, x0, iters, stepsize=step, momentum=mom, seed=seed, **opts)
+    need = memory_estimate(spec, n, d, iters, policy, opts)
+    avail = _available_bytes(opts.get("device"))
+    if need > avail:
+        raise ValueError(f"iters={iters} needs an estimated {_gib(need)} to record (record={record!r}, d={d}, "
+                         f"n={n}, seeds={opts.get('seeds', 1)}), more than the {_gib(avail)} available; "
+                         "use record='stats' or record=m, or fewer iters")
+    with recording(policy):
+        res = spec.fn(problem, compressor, x0, iters, stepsize=step, momentum=mom, seed=seed, **opts)
+    if backend == "torch" and "seeds" not in options:
+        res = drop_run_axis(res)
+    return res

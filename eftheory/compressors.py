@@ -40,6 +40,13 @@ Conventions (where peer codebases differ):
   uniforms have probability zero).
 * :math:`\operatorname{sign}(0)=0` in :class:`Sign` and :class:`ScaledSign`; the outputs of both
   are built from the comparisons ``v > 0`` and ``v < 0``, so a zero entry maps to ``+0.0``.
+* Non-finite inputs are never hidden (the NaN rule, identical in :mod:`algorithms.torch._kernels`):
+  wherever :math:`v_i` is NaN or :math:`\pm\infty`, :math:`\mathcal C(v)_i` is NaN, for every
+  compressor except :class:`Identity` (which returns v itself). Top-K ranks a NaN as the largest
+  magnitude (equal to inf, ties by the lowest index), so the k - #non-finite remaining slots go to
+  the largest finite magnitudes; Rand-K selects by its uniforms as usual, and the non-finite
+  coordinates are NaN whether or not they were selected. A message is therefore non-finite
+  exactly when its input is, so a NaN gradient cannot vanish behind a sparsifier or a sign.
 * 32 bits per float value; index bits are ``ceil(log2 d)`` per index, or a ``d``-bit bitmap
   when that is cheaper; Rand-K with a seed shared by sender and receiver sends no indices.
 """
@@ -118,6 +125,27 @@ def _sign_torch(v):
     return (v > 0).to(v.dtype) - (v < 0).to(v.dtype)
 
 
+def _keep_non_finite(compressor, v: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """The non-finite rule: a NaN or inf input coordinate gives NaN in the message (see the module docstring)."""
+    if compressor.keeps_non_finite:
+        return out
+    return np.where(np.isfinite(v), out, np.nan)
+
+
+def _keep_non_finite_torch(compressor, v, out):
+    import torch
+
+    if compressor.keeps_non_finite:
+        return out
+    return torch.where(torch.isfinite(v), out, torch.full((), math.nan, dtype=out.dtype, device=out.device))
+
+
+def _magnitude_key_np(v: np.ndarray) -> np.ndarray:
+    """Top-K's ranking key |v|, with NaN ranked as the largest magnitude (like inf)."""
+    key = np.abs(v)
+    return np.where(np.isnan(key), np.inf, key)
+
+
 class Compressor:
     r"""Base class: a (possibly random) map :math:`\mathcal C:\mathbb R^d\to\mathbb R^d` on the last axis.
 
@@ -137,6 +165,8 @@ class Compressor:
     unbiased: bool = False
     random: bool = False
     scale: float = 1.0
+    #: whether the map passes non-finite entries through itself (Identity); others apply the NaN rule
+    keeps_non_finite: bool = False
 
     # -- the map -------------------------------------------------------------------------
     def __call__(self, v, rng=None) -> np.ndarray:
@@ -159,7 +189,7 @@ class Compressor:
             u = _check_u(u, v.shape)
         else:
             u = None
-        return self._apply(v, u)
+        return _keep_non_finite(self, v, self._apply(v, u))
 
     def torch(self, v, generator=None, u=None):
         """The map on a tensor (batched over leading dims, same device and dtype as ``v``).
@@ -175,7 +205,7 @@ class Compressor:
             raise ValueError("v must have at least one axis (compressors act on the last axis); got a scalar")
         self.validate(v.shape[-1])
         if not self.random:
-            return self._torch(v, None)
+            return _keep_non_finite_torch(self, v, self._torch(v, None))
         if u is None:
             if not isinstance(generator, torch.Generator):
                 raise ValueError(
@@ -187,7 +217,7 @@ class Compressor:
             u = torch.as_tensor(u, device=v.device, dtype=v.dtype)
             if tuple(u.shape) != tuple(v.shape):
                 raise ValueError(f"u must have the shape of v, {tuple(v.shape)}; got {tuple(u.shape)}")
-        return self._torch(v, u)
+        return _keep_non_finite_torch(self, v, self._torch(v, u))
 
     # -- constants -----------------------------------------------------------------------
     def validate(self, d) -> None:
@@ -227,6 +257,7 @@ class Identity(Compressor):
 
     name = "identity"
     unbiased = True
+    keeps_non_finite = True
 
     def _apply(self, v, u):
         return v.copy()
@@ -305,7 +336,7 @@ class TopK(_KSparsifier):
     name = "topk"
 
     def _apply(self, v, u):
-        order = np.argsort(-np.abs(v), axis=-1, kind="stable")[..., : self.k]
+        order = np.argsort(-_magnitude_key_np(v), axis=-1, kind="stable")[..., : self.k]
         mask = np.zeros(v.shape, dtype=bool)
         np.put_along_axis(mask, order, True, axis=-1)
         return np.where(mask, v, 0.0)
@@ -313,7 +344,9 @@ class TopK(_KSparsifier):
     def _torch(self, v, u):
         import torch
 
-        order = torch.sort(-v.abs(), dim=-1, stable=True).indices[..., : self.k]
+        key = v.abs()
+        key = torch.where(torch.isnan(key), torch.full((), math.inf, dtype=key.dtype, device=key.device), key)
+        order = torch.sort(-key, dim=-1, stable=True).indices[..., : self.k]
         mask = torch.zeros(v.shape, dtype=torch.bool, device=v.device).scatter_(-1, order, True)
         return torch.where(mask, v, torch.zeros((), dtype=v.dtype, device=v.device))
 

@@ -25,6 +25,12 @@ __all__ = [
     "check_blocks",
     "check_period",
     "check_matrix",
+    "NonFiniteError",
+    "non_finite",
+    "check_finite_quantity",
+    "check_oracle_output",
+    "check_draw",
+    "check_instance",
 ]
 
 
@@ -93,13 +99,83 @@ def check_vector(name: str, value, dim: int) -> np.ndarray:
     return arr.copy()
 
 
-def check_finite_iterate(name: str, value, k: int) -> None:
-    """Raise if an iterate became NaN/inf (divergence): the run stops with a clear message."""
+class NonFiniteError(ValueError):
+    """A run produced a NaN or an infinite value: the finding, not a guess at its cause.
+
+    Attributes: ``quantity`` (what became non-finite, e.g. ``"gradient grad_i"``, ``"message c_i"``,
+    ``"iterate x"``), ``iteration`` (the step k = 0..K-1 that produced it; for the iterate it is
+    x^{k+1}), ``run`` (index of the run in a batch of seeds, 0 for a single run), ``seed``,
+    ``client`` (the client index where known, else None).
+    """
+
+    def __init__(self, quantity: str, iteration: int, *, run: int = 0, seed=None, client=None,
+                 detail: str = ""):
+        self.quantity, self.iteration, self.run, self.seed, self.client = quantity, iteration, run, seed, client
+        where = f"at iteration {iteration}"
+        if client is not None:
+            where += f", client {client}"
+        who = f"run {run}" + ("" if seed is None else f" (seed {seed})")
+        extra = f" ({detail})" if detail else ""
+        super().__init__(f"{quantity} became non-finite (NaN or inf) {where} of {who}{extra}; "
+                         "a run must keep every oracle output, state and message finite")
+
+
+def non_finite(value) -> bool:
+    """Whether an array (or scalar) holds a NaN or an infinite entry."""
+    return not bool(np.all(np.isfinite(value)))
+
+
+def check_finite_quantity(quantity: str, value, k: int, *, seed=None, client=None, run: int = 0,
+                          detail: str = "") -> None:
+    """Raise :class:`NonFiniteError` if ``value`` holds a NaN or inf entry."""
     if not np.all(np.isfinite(value)):
-        raise ValueError(
-            f"{name} became non-finite at iteration {k}: the run diverged; "
-            "choose a smaller stepsize (allowed: finite iterates only)"
-        )
+        raise NonFiniteError(quantity, k, run=run, seed=seed, client=client, detail=detail)
+
+
+def check_finite_iterate(name: str, value, k: int, *, seed=None) -> None:
+    """Raise :class:`NonFiniteError` if an iterate (or a vector named ``name``) holds NaN/inf at step k."""
+    check_finite_quantity(name, value, k, seed=seed)
+
+
+def check_oracle_output(name: str, value, dim: int) -> np.ndarray:
+    """A problem method's vector output (``grad_i``, ``hvp_i``): a real array of shape (dim,), as float64.
+
+    The message names the method; finiteness is checked by the loops (it is a finding of the
+    run, reported with its iteration).
+    """
+    if value is None or isinstance(value, (str, bytes, dict, set)):
+        raise ValueError(f"{name} must return a real vector of shape ({dim},); got {type(value).__name__}")
+    arr = np.asarray(value)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise ValueError(f"{name} must return a real vector of shape ({dim},); got dtype {arr.dtype}")
+    if arr.shape != (dim,):
+        raise ValueError(f"{name} must return a real vector of shape ({dim},); got shape {arr.shape}")
+    return arr.astype(np.float64, copy=False)
+
+
+def check_draw(value):
+    """A draw of ``problem.sample(i, rng)``: None, a real/integer array or a tuple of them, finite."""
+    if value is None:
+        return None
+    parts = value if isinstance(value, tuple) else (value,)
+    for part in parts:
+        if part is None or isinstance(part, (str, bytes, dict, set)):
+            raise ValueError(f"sample must return None, a real array or a tuple of arrays; got {type(part).__name__}")
+        arr = np.asarray(part)
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) \
+                or np.issubdtype(arr.dtype, np.complexfloating):
+            raise ValueError(f"sample must return None, a real array or a tuple of arrays; got dtype {arr.dtype}")
+        if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+            raise ValueError("sample must return finite draws; got NaN or inf entries")
+    return value
+
+
+def check_instance(name: str, value, cls, what: str) -> None:
+    """Refuse a class where an instance is expected (``TopK`` instead of ``TopK(1)``) and foreign types."""
+    if isinstance(value, type):
+        raise ValueError(f"{name} must be {what} (an instance, e.g. {value.__name__}(...)); got the class {value.__name__}")
+    if not isinstance(value, cls):
+        raise ValueError(f"{name} must be {what}; got {type(value).__name__}")
 
 
 def check_flag(name: str, value) -> bool:

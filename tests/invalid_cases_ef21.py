@@ -61,6 +61,6 @@ CASES = [
     InvalidCase("ef21-topk-k-above-d", _run("ef21", C=TopK(5)), ("k", "d=3")),
     InvalidCase("ef21-diverges-on-polynomial",
                 lambda: algorithms.run("ef21", Polynomial(d=4, L0=4.0, L1=4.0), TopK(1), np.full(4, 20.0), 50, stepsize=10.0),
-                ("non-finite", "stepsize")),
+                ("non-finite", "gradient grad_i", "iteration 4")),
     InvalidCase("ef21-zero-iters", _run("ef21", iters=0), ("iters", "[1")),
 ]

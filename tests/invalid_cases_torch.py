@@ -13,17 +13,19 @@ from invalid_inputs import InvalidCase
 def _run(name="ef21-sgd", compressor=None, **options):
     p = problem_q(seed=0, d=4, n=2)
     kw = {"stepsize": 0.1}
-    if algorithms.get(name, "torch").momentum == "required":
+    spec = algorithms.get(name, "torch")
+    if spec.momentum == "required":
         kw["momentum"] = 0.5
-    return lambda: algorithms.run(name, p, TopK(2) if compressor is None else compressor,
-                                  np.ones(4), 3, backend="torch", **kw, **options)
+    if compressor is None and spec.compressor == "required":
+        compressor = TopK(2)
+    return lambda: algorithms.run(name, p, compressor, np.ones(4), 3, backend="torch", **kw, **options)
 
 
 CASES = [
     InvalidCase("torch-unknown-device", _run(device="tpu"), ("device", "'cpu'")),
     InvalidCase("torch-device-not-a-string", _run(device=3), ("device", "'cuda'")),
     InvalidCase("torch-bad-dtype", _run(dtype="float16"), ("dtype", "'float64'")),
-    InvalidCase("torch-seeds-zero", _run(seeds=0), ("seeds", "[1")),
+    InvalidCase("torch-seeds-zero", _run(seeds=0), ("seeds", ">= 1")),
     InvalidCase("torch-seeds-not-int", _run(seeds=2.5), ("seeds", "integer")),
     InvalidCase("torch-draws-wrong-type", _run(draws=[1, 2]), ("draws", "Draws")),
     InvalidCase("torch-unknown-oracle", _run(oracle="jax"), ("oracle", "'numpy'")),

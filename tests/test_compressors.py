@@ -448,3 +448,60 @@ def _every_compressor(d):
     if half >= 1:
         out.append(Blockwise([TopK(1), ScaledRandK(1)], [half, d - half]))
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The NaN rule: a NaN or inf input coordinate is never dropped (NumPy, torch method, engine kernel)
+# ---------------------------------------------------------------------------------------------
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal entries (NaN equal to NaN) with equal signs of the finite entries (signed zeros)."""
+    fin = np.isfinite(a)
+    return (np.array_equal(a, b, equal_nan=True) and np.array_equal(fin, np.isfinite(b))
+            and np.array_equal(np.signbit(a[fin]), np.signbit(b[fin])))
+
+
+@given(st.integers(1, 3), st.integers(1, 12), st.integers(0, 2**32 - 1),
+       st.lists(st.tuples(st.integers(0, 11), st.sampled_from([math.nan, math.inf, -math.inf])),
+                min_size=1, max_size=5),
+       st.sampled_from(["normal", "ties", "zeros"]))
+def test_non_finite_rule_is_the_same_on_every_backend(rows, d, seed, bad, kind):
+    from algorithms.torch._kernels import compress as engine_compress
+
+    rng = np.random.default_rng(seed)
+    v = _batch(rng, (rows, d), kind)
+    for j, value in bad:
+        v[rng.integers(rows), j % d] = value
+    u = rng.random(v.shape)
+    nonfinite = ~np.isfinite(v)
+    for C in _every_compressor(d):
+        if isinstance(C, UnbiasedSign) and C.on_violation == "raise":
+            for call in (lambda: C.apply(v, u), lambda: C.torch(torch.from_numpy(v), u=torch.from_numpy(u))):
+                with pytest.raises(ValueError, match="R must bound"):
+                    call()
+            continue
+        a = C.apply(v, u)
+        b = C.torch(torch.from_numpy(v), u=torch.from_numpy(u)).numpy()
+        e = engine_compress(C, torch.from_numpy(v.copy()), u=torch.from_numpy(u)).numpy()
+        assert _same(a, b) and _same(a, e), repr(C)
+        if isinstance(C, Identity):
+            assert _same(a, v)
+            continue
+        # nothing non-finite vanishes: NaN at every non-finite input
+        assert np.all(np.isnan(a[nonfinite])), repr(C)
+        if isinstance(C, ScaledSign):     # one non-finite entry makes the row's scale ||v||_1 / d non-finite
+            assert np.all(~np.isfinite(a[nonfinite.any(axis=-1)])), repr(C)
+            continue
+        assert np.array_equal(np.isnan(a), nonfinite), repr(C)    # and only there
+
+
+def test_top_k_ranks_nan_as_the_largest_magnitude():
+    v = np.array([np.nan, 1.0, 2.0, 3.0])
+    expect = np.array([np.nan, 0.0, 0.0, 3.0])
+    assert _same(TopK(2)(v), expect)
+    assert _same(TopK(2).torch(torch.from_numpy(v)).numpy(), expect)
+    from algorithms.torch._kernels import compress as engine_compress
+
+    assert _same(engine_compress(TopK(2), torch.from_numpy(v)).numpy(), expect)
+    # a sign of NaN is NaN, not 0; Rand-K does not drop an unselected NaN
+    assert np.isnan(Sign()(v)[0]) and np.isnan(RandK(1).apply(v, np.array([0.9, 0.1, 0.5, 0.6]))[0])

@@ -100,7 +100,7 @@ def _cases():
         if spec.compressor == "required":
             if name in ("ef", "saef"):
                 out.append((f"{name}-randk-q4", name, problem_q4, RandK(3), {**kw, "mu": 0.5}))
-                out.append((f"{name}-srandk-logistic-avg", name, logistic_minibatch, ScaledRandK(3),
+                out.append((f"{name}-srandk-logistic-avg", name, logistic_minibatch, ScaledRandK(4),
                             {**kw, "mu": 0.9, "p": 3,
                              **({"error_averaging": True} if name == "ef" else {})}))
                 out.append((f"{name}-topk-user-single", name, UserQuadratic, TopK(2),

@@ -62,9 +62,11 @@ from typing import Callable
 import numpy as np
 
 from algorithms.registry import Streams
-from algorithms.result import Result
-from eftheory.problems.base import exact_grad_norm
-from eftheory.validation import check_blocks, check_choice, check_finite_iterate
+from algorithms.result import Result, current_policy
+from eftheory.validation import (check_blocks, check_choice, check_draw, check_finite_quantity,
+                                 check_oracle_output)
+
+from ._record import Trajectory
 
 __all__ = [
     "Estimator", "Oracle", "Step", "ClientState", "LoopState",
@@ -95,9 +97,10 @@ class Oracle:
     evaluation when the same point is requested with the first draw (the shared initial gradient).
     """
 
-    def __init__(self, problem, i: int, xi=None, xi_hat=None, known=None):
+    def __init__(self, problem, i: int, xi=None, xi_hat=None, known=None, k: int = 0, seed=None):
         self.problem, self.i, self.xi, self.xi_hat = problem, i, xi, xi_hat
         self.known = known
+        self.k, self.seed = k, seed
         self.grad_calls = 0
         self.hvp_calls = 0
 
@@ -105,12 +108,16 @@ class Oracle:
         if self.known is not None and np.array_equal(point, self.known[0]):
             return self.known[1]
         self.grad_calls += 1
-        return np.asarray(self.problem.grad_i(self.i, point, self.xi), dtype=np.float64)
+        out = check_oracle_output("grad_i", self.problem.grad_i(self.i, point, self.xi), point.shape[0])
+        check_finite_quantity("gradient grad_i", out, self.k, seed=self.seed, client=self.i)
+        return out
 
     def hvp(self, point: np.ndarray, u: np.ndarray, *, second_draw: bool = False) -> np.ndarray:
         self.hvp_calls += 1
         xi = self.xi_hat if second_draw else self.xi
-        return np.asarray(self.problem.hvp_i(self.i, point, u, xi), dtype=np.float64)
+        out = check_oracle_output("hvp_i", self.problem.hvp_i(self.i, point, u, xi), point.shape[0])
+        check_finite_quantity("Hessian-vector product hvp_i", out, self.k, seed=self.seed, client=self.i)
+        return out
 
 
 @dataclass(frozen=True)
@@ -270,28 +277,34 @@ def ef21_loop(problem, compressor, x0, iters, *, stepsize, momentum, seed, name:
     up_bits = _message_bits(compressor, d, bits_convention)
     init_bits = {"gradient": float(FLOAT_BITS * d), "zero": 0.0}.get(init, up_bits)
 
-    xs = np.empty((iters + 1, d))
+    policy = current_policy()
+    traj = Trajectory(problem, iters, d, policy, norm="exact")
     grad_calls = np.zeros(iters)
     hvp_calls = np.zeros(iters)
     diag_keys = ("err_grad_g", "err_g_v", "err_v_grad", "err_v_grad_avg", "mirror_gap", "g_norm",
                  "mean_grad_i_norm")
     diags = {key: np.empty(iters) for key in diag_keys}
+    if record and not policy.vectors:
+        raise ValueError(f"record_clients=True needs record='all' (it keeps every (n, d) state); got record={policy.label()!r}")
     if record:
         diags["g_i"] = np.empty((iters, n, d))
         diags["v_i"] = np.empty((iters, n, d))
         diags["g"] = np.empty((iters, d))
 
     state = LoopState(k=0, x=x0.copy(), x_prev=x0.copy(), g=np.zeros(d))
-    xs[0] = state.x
+    traj.point(0, state.x)
+
+    def finite(quantity, value, client=None):
+        check_finite_quantity(quantity, value, k, seed=seed, client=client)
     with np.errstate(over="ignore", invalid="ignore"):
         for k in range(iters):
             eta = 1.0 if etas is None else float(etas[k])
             # (1) clients: draws, oracle calls and the estimator update
             oracles, targets = [], []
             for i in range(n):
-                xi = problem.sample(i, streams.sample) if draws >= 1 else None
-                xi_hat = problem.sample(i, streams.sample) if draws >= 2 else None
-                oracle = Oracle(problem, i, xi, xi_hat)
+                xi = check_draw(problem.sample(i, streams.sample)) if draws >= 1 else None
+                xi_hat = check_draw(problem.sample(i, streams.sample)) if draws >= 2 else None
+                oracle = Oracle(problem, i, xi, xi_hat, k=k, seed=seed)
                 if k == 0:
                     grad0 = oracle.grad(state.x)
                     oracle.known = (state.x.copy(), grad0)
@@ -302,6 +315,7 @@ def ef21_loop(problem, compressor, x0, iters, *, stepsize, momentum, seed, name:
             if k == 0 and init == "compressed":
                 for i in range(n):
                     c0 = np.asarray(compressor(oracles[i].known[1], streams.compress), dtype=np.float64)
+                    finite("message c_i", c0, i)
                     state.clients[i].g = c0
             if k == 0:
                 state.g = sum((c.g for c in state.clients), np.zeros(d)) / n
@@ -309,33 +323,38 @@ def ef21_loop(problem, compressor, x0, iters, *, stepsize, momentum, seed, name:
                 step = Step(k=k, x=state.x, x_prev=state.x_prev, eta=eta, oracle=oracles[i],
                             aux=streams.aux, options=options)
                 state.clients[i].est = estimator.update(state.clients[i].est, step)
+                finite("estimator v_i", state.clients[i].est["v"], i)
                 targets.append(state.clients[i].est["v"])
             # (2) compression against the memories; server mirror
             g_prev_server = state.g.copy()
             c_sum = np.zeros(d)
             for i, client in enumerate(state.clients):
                 c = message(compressor, targets[i], client.g, streams.compress)
+                finite("message c_i", c, i)
                 if estimator.after_compress is not None:
                     client.est = estimator.after_compress(client.est, client.g, c)
+                    for key, value in client.est.items():
+                        if key not in ("v", "grad"):      # v_i and the gradient are checked above
+                            finite(f"estimator state {key}_i", value, i)
                 client.g = client.g + c
+                finite("memory g_i", client.g, i)
                 c_sum = c_sum + c
             state.g = mirror_update(state.g, c_sum, n, [c.g for c in state.clients], k)
+            finite("mirror g", state.g)
             grad_calls[k] = oracles[0].grad_calls
             hvp_calls[k] = oracles[0].hvp_calls
             _diagnose(problem, state, k, diags, record)
             # (3) server step
             mirror = g_prev_server if step_uses_previous_mirror else state.g
-            check_finite_iterate("g", mirror, k)
             direction = normalized_direction(mirror, blocks) if normalized else mirror
             x_next = state.x - gammas[k] * direction
-            check_finite_iterate("x", x_next, k + 1)
+            finite("iterate x", x_next)
             state.x_prev, state.x, state.k = state.x, x_next, k + 1
-            xs[k + 1] = x_next
-        fs = np.array([float(problem.f(x)) for x in xs])
-        grad_norm = np.array([exact_grad_norm(problem, x) for x in xs])
+            traj.point(k + 1, x_next)
 
+    traj.check(seed)
     return Result(
-        name=name, backend="numpy", x=xs, grad_norm=grad_norm, f=fs,
+        name=name, backend="numpy", x=traj.xs, x_index=traj.rows, grad_norm=traj.grad_norm, f=traj.f,
         stepsize=gammas, momentum=etas,
         bits_up=np.full(iters, up_bits), bits_down=np.zeros(iters),
         grad_calls=grad_calls, hvp_calls=hvp_calls, init_bits_up=init_bits,
@@ -345,13 +364,15 @@ def ef21_loop(problem, compressor, x0, iters, *, stepsize, momentum, seed, name:
                 "momentum": None if momentum is None else momentum.label,
                 "compressor": repr(compressor), "estimator": estimator.name,
                 "normalized": normalized, "blocks": blocks, "bits": bits_convention,
-                "bits_down": "model broadcast not counted (as in the papers)"},
+                "bits_down": "model broadcast not counted (as in the papers)",
+                "record": policy.label()},
     )
 
 
 def _diagnose(problem, state: LoopState, k: int, diags: dict, record: bool) -> None:
     n = len(state.clients)
-    grads = np.array([np.asarray(problem.grad_i(i, state.x), dtype=np.float64) for i in range(n)])
+    d = state.x.shape[0]
+    grads = np.array([check_oracle_output("grad_i", problem.grad_i(i, state.x), d) for i in range(n)])
     g_i = np.array([c.g for c in state.clients])
     v_i = np.array([c.est["v"] for c in state.clients])
     norm = np.linalg.norm

@@ -61,11 +61,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from eftheory.problems.base import global_grad
-from eftheory.validation import check_choice, check_finite_iterate, check_flag, check_period, check_real
+from eftheory.validation import (check_choice, check_draw, check_finite_quantity, check_flag,
+                                 check_oracle_output, check_period, check_real)
 
 from ..registry import Streams
-from ..result import Result
+from ..result import Result, current_policy
+from ._record import Trajectory
 
 __all__: list[str] = []
 
@@ -119,16 +120,20 @@ def run_ef_loop(name: str, problem, compressor, x0: np.ndarray, iters: int, *, s
     e_loc = np.zeros((n, d))      # e_t^{(k)}
     e_srv = np.zeros(d)           # e_t
 
-    xs = np.empty((iters + 1, d))
-    x_aux = np.empty((iters + 1, d))
+    policy = current_policy()
+    if record_clients and not policy.vectors:
+        raise ValueError(f"record_clients=True needs record='all' (it keeps every (n, d) state); got record={policy.label()!r}")
+    traj = Trajectory(problem, iters, d, policy, norm="global", l1=True)
+    vec = policy.vectors                 # per-step vectors (x_aux, momentum_mean, grad_mean) kept
+    x_aux = np.empty((iters + 1, d)) if vec else None
     srv_norm = np.empty(iters + 1)
     cl_norm = np.empty((iters + 1, n))
     cl_err = np.empty((iters + 1, n, d)) if record_clients else None
     ev_pts = np.empty((iters, n, d)) if record_clients else None
     mis_ef = np.empty(iters + 1)
     mis_saef = np.empty(iters + 1)
-    m_mean = np.empty((iters, d))
-    g_mean = np.empty((iters, d))
+    m_mean = np.empty((iters, d)) if vec else None
+    g_mean = np.empty((iters, d)) if vec else None
     m_sq = np.empty((iters, n))
     averaged = np.zeros(iters)
     gammas = np.empty(iters)
@@ -137,14 +142,18 @@ def run_ef_loop(name: str, problem, compressor, x0: np.ndarray, iters: int, *, s
 
     def record_state(t: int) -> None:
         e_bar = e_loc.mean(axis=0)
-        xs[t] = x
-        x_aux[t] = x - (e_srv + e_bar)
+        traj.point(t, x)
+        if x_aux is not None:
+            x_aux[t] = x - (e_srv + e_bar)
         srv_norm[t] = np.linalg.norm(e_srv)
         cl_norm[t] = np.linalg.norm(e_loc, axis=1)
         if cl_err is not None:
             cl_err[t] = e_loc
         mis_ef[t] = float(np.sum((e_srv + e_bar) ** 2))
         mis_saef[t] = float(np.mean(np.sum((e_srv + e_bar - e_loc) ** 2, axis=1)))
+
+    def finite(quantity, value, client=None):
+        check_finite_quantity(quantity, value, t, seed=seed, client=client)
 
     for t in range(iters):
         eta = stepsize(t)
@@ -158,34 +167,41 @@ def run_ef_loop(name: str, problem, compressor, x0: np.ndarray, iters: int, *, s
         c_loc = np.empty((n, d))
         g = np.empty((n, d))
         for k in range(n):
-            xi = problem.sample(k, streams.sample)
+            xi = check_draw(problem.sample(k, streams.sample))
             y = evaluation_point(x, e_loc[k], point)
             if ev_pts is not None:
                 ev_pts[t, k] = y
-            g[k] = np.asarray(problem.grad_i(k, y, xi), dtype=np.float64)
+            g[k] = check_oracle_output("grad_i", problem.grad_i(k, y, xi), d)
+            finite("gradient grad_i", g[k], k)
             m[k] = momentum_step(m[k], g[k], mu)
+            finite("momentum m_i", m[k], k)
             delta_k = e_loc[k] + eta * m[k]
             c_loc[k] = _compress(compressor, delta_k, streams.compress)
+            finite("message c_i", c_loc[k], k)
             e_loc[k] = local_error(delta_k, c_loc[k])
-        m_mean[t] = m.mean(axis=0)
-        g_mean[t] = g.mean(axis=0)
+            finite("memory e_i", e_loc[k], k)
+        if vec:
+            m_mean[t] = m.mean(axis=0)
+            g_mean[t] = g.mean(axis=0)
         m_sq[t] = np.sum(m ** 2, axis=1)
         # server
         delta = e_srv + c_loc.mean(axis=0)
         if double_way:
             c = _compress(compressor, delta, streams.compress)
+            finite("server message C(Delta)", c)
             e_srv = delta - c
+            finite("server memory e", e_srv)
         else:
             c = delta
         # every worker re-updates the common model
         x = x - c
-        check_finite_iterate("x", x, t + 1)
+        finite("iterate x", x)
         bits_up[t] = up_bits + (32.0 * d if averaged[t] else 0.0)
     record_state(iters)
 
-    grads = np.array([global_grad(problem, xk) for xk in xs])
+    traj.check(seed)
     diagnostics = {
-        "grad_norm_l1": np.abs(grads).sum(axis=1),
+        "grad_norm_l1": traj.l1,
         "x_aux": x_aux,
         "server_error_norm": srv_norm,
         "client_error_norm": cl_norm,
@@ -196,17 +212,19 @@ def run_ef_loop(name: str, problem, compressor, x0: np.ndarray, iters: int, *, s
         "momentum_sq_norm": m_sq,
         "averaged": averaged,
     }
+    if not vec:
+        for key in ("x_aux", "momentum_mean", "grad_mean"):
+            del diagnostics[key]
     if cl_err is not None:
         diagnostics["client_errors"] = cl_err
         diagnostics["eval_points"] = ev_pts
     return Result(
-        name=name, backend="numpy", x=xs,
-        grad_norm=np.linalg.norm(grads, axis=1),
-        f=np.array([float(problem.f(xk)) for xk in xs]),
+        name=name, backend="numpy", x=traj.xs, x_index=traj.rows,
+        grad_norm=traj.grad_norm, f=traj.f,
         stepsize=gammas, momentum=np.full(iters, mu),
         bits_up=bits_up, bits_down=bits_down,
         grad_calls=np.ones(iters), hvp_calls=np.zeros(iters),
         init_bits_up=0.0, diagnostics=diagnostics,
         config={"name": name, "seed": seed, "options": dict(options), "stepsize": stepsize.label,
-                "compressor": repr(compressor), "bits": bits, "n": n, "d": d},
+                "compressor": repr(compressor), "bits": bits, "n": n, "d": d, "record": policy.label()},
     )

@@ -52,11 +52,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from eftheory.problems.base import global_grad
-from eftheory.validation import check_choice, check_finite_iterate, check_positive
+from eftheory.validation import (check_choice, check_draw, check_finite_quantity, check_oracle_output,
+                                 check_positive)
 
 from ..registry import Streams
-from ..result import Result
+from ..result import Result, current_policy
+from ._record import Trajectory
 
 __all__: list[str] = []
 
@@ -129,24 +130,30 @@ def run_sign_loop(name: str, problem, x0: np.ndarray, iters: int, *, stepsize, m
 
     x = x0.copy()
     v = np.zeros((m_rows, d))
-    xs = np.empty((iters + 1, d))
-    xs[0] = x
-    est = np.empty((iters, m_rows, d))
-    v_bar = np.empty((iters, d))
-    u_rec = np.zeros((iters, d))
-    direction = np.empty((iters, d))
+    policy = current_policy()
+    traj = Trajectory(problem, iters, d, policy, norm="global", l1=True)
+    traj.point(0, x)
+    vec = policy.vectors                 # per-step vectors (estimate, v_bar, u, direction) kept
+    est = np.empty((iters, m_rows, d)) if vec else None
+    v_bar = np.empty((iters, d)) if vec else None
+    u_rec = np.zeros((iters, d)) if vec else None
+    direction = np.empty((iters, d)) if vec else None
     tie_count = np.zeros(iters)
     viol_count = np.zeros(iters)
     gammas = np.empty(iters)
     betas = np.full(iters, np.nan) if momentum is not None else None
+
+    def finite(quantity, value, client=None):
+        check_finite_quantity(quantity, value, k, seed=seed, client=client)
 
     for k in range(iters):
         eta = stepsize(k)
         gammas[k] = eta
         g = np.empty((n, d))
         for j in range(n):
-            xi = problem.sample(j, streams.sample)
-            g[j] = np.asarray(problem.grad_i(j, x, xi), dtype=np.float64)
+            xi = check_draw(problem.sample(j, streams.sample))
+            g[j] = check_oracle_output("grad_i", problem.grad_i(j, x, xi), d)
+            finite("gradient grad_i", g[j], j)
         if centralized:
             g = g.mean(axis=0, keepdims=True)
         # estimator update
@@ -168,8 +175,10 @@ def run_sign_loop(name: str, problem, x0: np.ndarray, iters: int, *, stepsize, m
                 v = (1.0 - beta) * v + beta * g
             else:
                 v = beta * v + (1.0 - beta) * g
-        est[k] = v
-        v_bar[k] = v.mean(axis=0)
+        finite("estimator v", v)
+        if vec:
+            est[k] = v
+            v_bar[k] = v.mean(axis=0)
         # direction
         if centralized:
             s = sgn(v[0], zero)
@@ -189,33 +198,36 @@ def run_sign_loop(name: str, problem, x0: np.ndarray, iters: int, *, stepsize, m
                         )
                     viol_count[k] += bad
                     msgs[j] = S_up(v[j], streams.compress) if shared_u is None else S_up.apply(v[j], shared_u)
+            finite("message", msgs)
             total = msgs.sum(axis=0)
-            u_rec[k] = total / n
+            u_k = total / n
+            if vec:
+                u_rec[k] = u_k
             if downlink == "sign":
                 tie_count[k] = np.count_nonzero(total == 0)
                 s = majority_vote(total, n, ties)
             else:
-                s = np.asarray(S_down(u_rec[k], streams.compress), dtype=np.float64)
-        direction[k] = s
+                s = np.asarray(S_down(u_k, streams.compress), dtype=np.float64)
+        finite("direction s", s)
+        if vec:
+            direction[k] = s
         x = x - eta * s
-        check_finite_iterate("x", x, k + 1)
-        xs[k + 1] = x
+        finite("iterate x", x)
+        traj.point(k + 1, x)
 
-    grads = np.array([global_grad(problem, xk) for xk in xs])
+    traj.check(seed)
     bits = 0.0 if centralized else float(d)
+    diagnostics = {"grad_norm_l1": traj.l1, "ties": tie_count, "violations": viol_count}
+    if vec:
+        diagnostics.update({"estimate": est, "v_bar": v_bar, "u": u_rec, "direction": direction})
     return Result(
-        name=name, backend="numpy", x=xs,
-        grad_norm=np.linalg.norm(grads, axis=1),
-        f=np.array([float(problem.f(xk)) for xk in xs]),
+        name=name, backend="numpy", x=traj.xs, x_index=traj.rows,
+        grad_norm=traj.grad_norm, f=traj.f,
         stepsize=gammas, momentum=betas,
         bits_up=np.full(iters, bits), bits_down=np.full(iters, bits),
         grad_calls=np.ones(iters), hvp_calls=np.zeros(iters), init_bits_up=0.0,
-        diagnostics={
-            "grad_norm_l1": np.abs(grads).sum(axis=1),
-            "estimate": est, "v_bar": v_bar, "u": u_rec, "direction": direction,
-            "ties": tie_count, "violations": viol_count,
-        },
+        diagnostics=diagnostics,
         config={"name": name, "seed": seed, "options": dict(options), "stepsize": stepsize.label,
                 "momentum": None if momentum is None else momentum.label, "n": n, "d": d,
-                "centralized": centralized},
+                "centralized": centralized, "record": policy.label()},
     )

@@ -29,15 +29,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from eftheory.validation import check_choice, check_finite_iterate, check_int
+from eftheory.validation import NonFiniteError, check_choice, check_int
 
-from ..result import Result
+from ..result import Result, current_policy
 from ._kernels import compress, compress_sparse
 from ._random import CounterRandom, run_seeds
 from .problems import batched_oracle, to_xi_batch
 
-__all__ = ["ENGINE_OPTIONS", "Draws", "Env", "Recorder", "resolve_device", "resolve_dtype",
-           "normalize", "schedule_values"]
+__all__ = ["ENGINE_OPTIONS", "Draws", "Env", "Recorder", "FiniteWatch", "resolve_device", "resolve_dtype",
+           "normalize", "schedule_values", "CHECK_EVERY"]
 
 #: Options every engine algorithm accepts on top of the options of its NumPy counterpart.
 ENGINE_OPTIONS = {"seeds": 1, "device": "cpu", "dtype": "float64", "draws": None, "oracle": None,
@@ -332,15 +332,84 @@ class Env:
 
 
 def check_finite(x: torch.Tensor, k: int, name: str = "x") -> None:
-    """Raise the reference's divergence error if an iterate became NaN/inf (in any run)."""
-    # x * 0 is 0 where x is finite and NaN elsewhere; the sum of zeros is exactly 0
-    if not bool(torch.isfinite(torch.mul(x, 0.0).sum())):
-        check_finite_iterate(name, np.array([np.nan]), k)
+    """Raise :class:`NonFiniteError` at once if ``x`` (leading run axis) holds NaN/inf in any run
+    (one host sync; the loops use :class:`FiniteWatch`, which on CUDA syncs every :data:`CHECK_EVERY` steps)."""
+    if x.dim() < 2:                                   # one run
+        if not bool(torch.isfinite(x).all()):
+            raise NonFiniteError(name, k)
+        return
+    bad = ~torch.isfinite(x).reshape(x.shape[0], -1).all(dim=1)
+    if bool(bad.any()):
+        raise NonFiniteError(name, k, run=int(bad.nonzero()[0, 0]))
+
+
+#: steps between two reads of the non-finite flags on CUDA (each read is one host-device sync);
+#: on the CPU the flags are read after every step (reading them costs no sync there).
+CHECK_EVERY = 64
+#: the same on the CPU (1: after every step; a test sets it larger to exercise the deferred reads)
+CPU_CHECK_EVERY = 1
+
+
+class FiniteWatch:
+    """Finds the first non-finite quantity of a batched run without a host sync per step.
+
+    ``watch(quantity, tensor, k)`` records, per run, the first step k at which ``tensor`` (leading
+    run axis S) held a NaN or inf: a few tensor operations on the device, no sync. ``watch.done(k)``
+    after step k reads the flags every ``every`` steps and at the last step; the first finding --
+    the smallest step, then the quantity watched first within that step, then the lowest run --
+    raises :class:`eftheory.validation.NonFiniteError` with that step, quantity, run and seed.
+    The location is exact whatever ``every`` is (the step is stored on the device when it
+    happens); a run only computes up to ``every - 1`` further steps on non-finite values before
+    it stops.
+    """
+
+    def __init__(self, env: "Env", iters: int, every: int | None = None):
+        self.env, self.iters = env, int(iters)
+        if every is None:
+            every = CPU_CHECK_EVERY if env.device.type == "cpu" else CHECK_EVERY
+        self.every = int(every)
+        self._none = self.iters + 1                  # "no finding yet"
+        self._first: dict[str, torch.Tensor] = {}    # quantity -> (S,) first bad step, in watch order
+
+    def __call__(self, quantity: str, t: torch.Tensor, k: int) -> None:
+        bad = ~torch.isfinite(t).reshape(t.shape[0], -1).all(dim=1)
+        first = self._first.get(quantity)
+        if first is None:
+            first = self._first[quantity] = torch.full((t.shape[0],), self._none, dtype=torch.int64,
+                                                       device=t.device)
+        first.masked_fill_(bad & (first == self._none), int(k))
+
+    def done(self, k: int) -> None:
+        """After step k: read the flags when due (every ``every`` steps and at the last step)."""
+        if (k + 1) % self.every == 0 or k + 1 >= self.iters:
+            self.check()
+
+    def check(self) -> None:
+        if not self._first:
+            return
+        names = list(self._first)
+        F = torch.stack([self._first[q] for q in names])          # (Q, S)
+        k = int(F.min())                                          # the one host read
+        if k >= self._none:
+            return
+        q, s = (int(i) for i in (F == k).nonzero()[0])            # quantity order, then run
+        raise NonFiniteError(names[q], k, run=s, seed=self.env.seed)
+
+
+#: per-step diagnostics with a d axis: kept only under record="all" (as in the reference)
+VECTOR_DIAGNOSTICS = frozenset({"x_aux", "momentum_mean", "grad_mean", "estimate", "v_bar", "u", "direction",
+                                "g_i", "v_i", "g", "client_errors", "eval_points"})
 
 
 @dataclass
 class Recorder:
-    """Collects a batched trajectory and builds the :class:`Result`."""
+    """Collects a batched trajectory and builds the :class:`Result`.
+
+    What it keeps follows the record policy of the run (:mod:`algorithms.result`): under
+    ``"all"`` every iterate (the exact f and gradient of all of them are evaluated at the end, in
+    chunks); otherwise only the iterates of the policy's rows, with f, ||grad f||_2 and
+    ||grad f||_1 evaluated at every point as it is recorded, and no per-step vector diagnostics.
+    """
 
     env: Env
     iters: int
@@ -349,15 +418,33 @@ class Recorder:
 
     def __post_init__(self):
         e = self.env
-        self.x = torch.empty((e.S, self.iters + 1, e.d), device=e.device, dtype=e.dtype)
+        self.policy = current_policy()
+        self.rows = self.policy.rows(self.iters)
+        self._slot = {int(k): j for j, k in enumerate(self.rows)}
+        self.x = torch.empty((e.S, len(self.rows), e.d), device=e.device, dtype=e.dtype)
         self.diag: dict[str, torch.Tensor] = {}
         self._unset: dict[str, set] = {}
+        self._online = self.policy.mode != "all"
+        if self._online:
+            shape = (e.S, self.iters + 1)
+            self._f = torch.empty(shape, device=e.device, dtype=e.dtype)
+            self._l2 = torch.empty(shape, device=e.device, dtype=e.dtype)
+            self._l1 = torch.empty(shape, device=e.device, dtype=e.dtype)
 
     def point(self, k: int, x: torch.Tensor) -> None:
-        self.x[:, k] = x
+        j = self._slot.get(int(k))
+        if j is not None:
+            self.x[:, j] = x
+        if self._online:
+            self._f[:, k] = self.env.oracle.f(x)
+            G = self.env.oracle.grad_f(x)
+            self._l2[:, k] = torch.linalg.vector_norm(G, dim=-1)
+            self._l1[:, k] = G.abs().sum(-1)
 
     def record(self, key: str, k: int, value, length: int | None = None) -> None:
         """Store a per-run value (S, ...) at index k of diagnostic ``key`` (allocated on first use)."""
+        if key in VECTOR_DIAGNOSTICS and not self.policy.vectors:
+            return
         value = torch.as_tensor(value, device=self.env.device)
         if key not in self.diag:
             L = self.iters if length is None else length
@@ -376,13 +463,31 @@ class Recorder:
             gs.append(self.env.oracle.grad_f(chunk))
         return torch.cat(fs).reshape(X.shape[:-1]), torch.cat(gs).reshape(X.shape)
 
+    def l1_norms(self, grads: list) -> torch.Tensor:
+        """||grad f(x^k)||_1 (S, K+1): from the gradients :meth:`result` handed back in ``grads``
+        (record="all") or from the statistics kept on the fly."""
+        return self._l1 if self._online else grads[0].abs().sum(-1)
+
+    def _check_statistics(self, fvals, gnorm) -> None:
+        for what, arr in (("objective f(x^k)", fvals), ("exact gradient norm ||grad f(x^k)||", gnorm)):
+            bad = ~torch.isfinite(arr)
+            if bool(bad.any()):
+                k = int(bad.any(dim=0).nonzero()[0, 0])
+                s = int(bad[:, k].nonzero()[0, 0])
+                raise NonFiniteError(what, k, run=s, seed=self.env.seed, detail=f"at the iterate x^{k}")
+
     def result(self, *, stepsize, momentum, bits_up, bits_down, grad_calls, hvp_calls,
                init_bits_up: float, config: dict, extra: dict | None = None,
-               grads: torch.Tensor | None = None) -> Result:
+               grads: list | None = None) -> Result:
         e = self.env
-        fvals, G = self.exact(self.x)
-        if grads is not None:
-            grads.append(G)
+        if self._online:
+            fvals, gnorm = self._f, self._l2
+        else:
+            fvals, G = self.exact(self.x)
+            if grads is not None:
+                grads.append(G)
+            gnorm = torch.linalg.vector_norm(G, dim=-1)
+        self._check_statistics(fvals, gnorm)
 
         def per_run(a):
             if a is None:
@@ -397,9 +502,9 @@ class Recorder:
         diag.update(extra or {})
         cfg = {**config, "backend": "torch", "seeds": e.S, "run_seeds": list(e.run_seeds), "device": str(e.device),
                "dtype": str(e.dtype).replace("torch.", ""), "replay": e.replay,
-               "diagnostics": "full" if e.full else "light"}
-        return Result(name=e.name, backend="torch", x=self.x,
-                      grad_norm=torch.linalg.vector_norm(G, dim=-1), f=fvals,
+               "diagnostics": "full" if e.full else "light", "record": self.policy.label()}
+        return Result(name=e.name, backend="torch", x=self.x, x_index=self.rows,
+                      grad_norm=gnorm, f=fvals,
                       stepsize=per_run(stepsize), momentum=per_run(momentum),
                       bits_up=per_run(bits_up), bits_down=per_run(bits_down),
                       grad_calls=per_run(grad_calls), hvp_calls=per_run(hvp_calls),

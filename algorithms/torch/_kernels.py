@@ -22,11 +22,17 @@ their memories with a scatter instead of a dense pass.
 :class:`eftheory.compressors.UnbiasedSign` is evaluated with the same arithmetic as its
 ``torch`` method, in place. Every other compressor (and subclasses of these) goes through its
 ``torch`` method unchanged.
+
+Every path keeps the compressors' NaN rule (:mod:`eftheory.compressors`: a NaN or inf input
+coordinate gives NaN in the message; Top-K ranks NaN as the largest magnitude). The fast Top-K
+path runs only when every key among the k + 1 largest is finite (``topk`` ranks NaN first), hence
+when v is finite; the other paths add ``0 * v`` to the message, which is exact on finite entries.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 
 import torch
 
@@ -107,6 +113,13 @@ def largest_k_index(key: torch.Tensor, k: int) -> torch.Tensor | None:
     return idx if ok else None
 
 
+def _non_finite_to_nan(c: torch.Tensor, v: torch.Tensor, scratch: torch.Tensor | None) -> torch.Tensor:
+    """The compressors' NaN rule, in place: c_i + 0 * v_i is c_i where v_i is finite (exactly, signed
+    zeros included) and NaN where v_i is NaN or inf (``scratch``: a spent tensor of v's shape)."""
+    zeros = torch.mul(v, 0.0, out=scratch) if scratch is not None else v * 0.0
+    return c.add_(zeros)
+
+
 def _scatter(v: torch.Tensor, idx: torch.Tensor, vals: torch.Tensor, out) -> torch.Tensor:
     out = torch.zeros_like(v) if out is None else out.zero_()
     return out.scatter_(-1, idx, vals)
@@ -131,10 +144,12 @@ def compress_sparse(compressor, v: torch.Tensor, *, u: torch.Tensor | None = Non
         compressor.validate(v.shape[-1])
         key = torch.abs(v, out=key)
         idx = largest_k_index(key, compressor.k)
-        if idx is not None:
+        if idx is not None:                       # every key finite: v is finite
             vals = v.gather(-1, idx)
             return _scatter(v, idx, vals, out), idx, vals
-        return _where(largest_k_mask(key, compressor.k), v, out), None, None
+        key.nan_to_num_(nan=math.inf, posinf=math.inf)   # the NaN rule: NaN ranks as the largest |v_i|
+        c = _where(largest_k_mask(key, compressor.k), v, out)
+        return _non_finite_to_nan(c, v, key), None, None
     if kind in (RandK, ScaledRandK):
         d = v.shape[-1]
         compressor.validate(d)
@@ -146,9 +161,10 @@ def compress_sparse(compressor, v: torch.Tensor, *, u: torch.Tensor | None = Non
             vals = v.gather(-1, idx)
             if kind is ScaledRandK:
                 vals = vals * compressor._factor(d)
-            return _scatter(v, idx, vals, out), idx, vals
+            return _non_finite_to_nan(_scatter(v, idx, vals, out), v, key), idx, vals
         kept = v * compressor._factor(d) if kind is ScaledRandK else v
-        return _where(largest_k_mask(key, compressor.k), kept, out), None, None
+        c = _where(largest_k_mask(key, compressor.k), kept, out)
+        return _non_finite_to_nan(c, v, key), None, None
     return compress(compressor, v, u=u, generator=generator, out=out, key=key), None, None
 
 
@@ -164,7 +180,8 @@ def _unbiased_sign(compressor: UnbiasedSign, v: torch.Tensor, u: torch.Tensor | 
     p = torch.div(v, 2.0 * compressor.R, out=out)
     p.add_(0.5).clamp_(0.0, 1.0)                  # clamp(0.5 + v / (2R), 0, 1)
     one = torch.ones((), dtype=v.dtype, device=v.device)
-    return torch.where(u < p, one, -one, out=p)
+    s = torch.where(u < p, one, -one, out=p)
+    return s.add_(v * 0.0)                        # the NaN rule: NaN where v_i is not finite
 
 
 def compress(compressor, v: torch.Tensor, *, u: torch.Tensor | None = None,

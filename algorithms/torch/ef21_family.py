@@ -46,7 +46,7 @@ import torch
 from eftheory.validation import check_blocks, check_choice, check_real
 
 from ..registry import register
-from ._core import ENGINE_OPTIONS, Env, Recorder, check_finite, normalize, schedule_values
+from ._core import ENGINE_OPTIONS, Env, FiniteWatch, Recorder, normalize, schedule_values
 
 __all__: list[str] = []
 
@@ -80,6 +80,7 @@ def _igt(c):
     else:
         y = c.x + (1.0 - c.eta) / c.eta * (c.x - c.x_prev)
         G = c.env.grad(y, c.xi, out="grad")
+        c.watch("gradient grad_i", G, c.k)
     return _momentum(c.v, G, c.eta, c.tmp)
 
 
@@ -92,6 +93,7 @@ def _hessian_momentum(c, randomized: bool):
         h = c.env.hvp(x_hat, step, xi)
     else:
         h = c.env.hvp(c.x, step, c.xi)
+    c.watch("Hessian-vector product hvp_i", h, c.k)
     c.hvp_calls += 1
     # (1 - eta)(v + h) + eta G
     return c.v.add_(h).mul_(1.0 - c.eta).add_(torch.mul(c.G, c.eta, out=c.tmp))
@@ -99,6 +101,8 @@ def _hessian_momentum(c, randomized: bool):
 
 def _mvr(c):
     G_prev = c.G if c.k == 0 else c.env.grad(c.x_prev, c.xi, out="grad:prev")
+    if c.k:
+        c.watch("gradient grad_i", G_prev, c.k)
     v = c.v.sub_(G_prev).mul_(1.0 - c.eta)                         # G + (1 - eta)(v - G_prev)
     return torch.add(c.G, v, out=v)
 
@@ -186,6 +190,7 @@ def ef21_engine(name, problem, compressor, x0, iters, *, stepsize, momentum, see
     hvp_calls = torch.zeros(iters, dtype=torch.float64)
 
     rec = Recorder(env, iters)
+    watch = FiniteWatch(env, iters)
     full = env.full
     x = env.x0.unsqueeze(0).expand(S, d).clone()
     x_prev = x.clone()
@@ -208,11 +213,14 @@ def ef21_engine(name, problem, compressor, x0, iters, *, stepsize, momentum, see
             G = None
             if full:
                 grads = env.grad(x, None, out="grad:exact")
+        if G is not None:
+            watch("gradient grad_i", G, k)
         if k == 0:
             if init == "gradient":
                 g_i = G.clone()
             elif init == "compressed":
                 g_i = env.compress(compressor, G)
+                watch("message c_i", g_i, k)
                 if g_i.untyped_storage().data_ptr() == G.untyped_storage().data_ptr():
                     g_i = g_i.clone()             # g_i is updated in place below
             else:
@@ -223,19 +231,26 @@ def ef21_engine(name, problem, compressor, x0, iters, *, stepsize, momentum, see
             e = torch.zeros_like(G)
             g = g_i.mean(dim=1)
         ctx = _Ctx(k=k, env=env, x=x, x_prev=x_prev, eta=eta, G=G, v=v, xi=xi, xi_hat=xi_hat,
-                   options=options, e=e, tmp=tmp)
+                   options=options, e=e, tmp=tmp, watch=watch)
         v = update(ctx)
+        if v is not G:
+            watch("estimator v_i", v, k)
         hvp_calls[k] = ctx.hvp_calls
         # compression against the memories; the server mirror
         g_prev = g
         c, idx, vals = _message(env, compressor, v, g_i, tmp)
+        watch("message c_i", c, k)
         if estimator == "econtrol":
             e = e + G - g_i - c
+            watch("estimator state e_i", e, k)
         if idx is not None:
             g_i.scatter_add_(-1, idx, vals)        # g_i + c: c is zero off idx
+            watch("memory g_i", g_i.gather(-1, idx), k)   # the only entries that changed
         else:
             g_i.add_(c)
+            watch("memory g_i", g_i, k)
         g = _mirror_update(g, c, n, g_i, k)
+        watch("mirror g", g, k)
         if full:
             if idx is not None:
                 # tmp still holds v - g_i^{k-1}, which is -(g_i^k - v) off idx (g_i unchanged
@@ -251,10 +266,10 @@ def ef21_engine(name, problem, compressor, x0, iters, *, stepsize, momentum, see
             rec.record("g", k, g)
         # server step
         mirror = g_prev if step_uses_previous_mirror else g
-        check_finite(mirror, k, "g")
         direction = normalize(mirror, blocks if blocks is not None else None) if normalized else mirror
         x_prev, x = x, x - gammas[k] * direction
-        check_finite(x, k + 1)
+        watch("iterate x", x, k)
+        watch.done(k)
         rec.point(k + 1, x)
 
     return rec.result(

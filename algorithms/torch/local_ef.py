@@ -31,7 +31,7 @@ from eftheory.validation import check_period as _check_period
 from eftheory.validation import check_real
 
 from ..registry import register
-from ._core import ENGINE_OPTIONS, Env, Recorder, check_finite, schedule_values
+from ._core import ENGINE_OPTIONS, Env, FiniteWatch, Recorder, schedule_values
 
 __all__: list[str] = []
 
@@ -70,6 +70,7 @@ def local_ef_engine(name, problem, compressor, x0, iters, *, stepsize, seed, ste
     etas = schedule_values(stepsize, iters)
 
     rec = Recorder(env, iters)
+    watch = FiniteWatch(env, iters)
     T1 = iters + 1
     x = env.x0.unsqueeze(0).expand(S, d).clone()
     m = torch.zeros((S, n, d), device=env.device, dtype=env.dtype)
@@ -110,10 +111,14 @@ def local_ef_engine(name, problem, compressor, x0, iters, *, stepsize, seed, ste
         if record_clients:
             rec.record("eval_points", t, y.expand(S, n, d) if y.dim() == 3 else y.unsqueeze(1).expand(S, n, d))
         g = env.grad(y, xi, out="grad")
+        watch("gradient grad_i", g, t)
         m = _momentum_step(m, g, mu)
+        watch("momentum m_i", m, t)
         delta_k = torch.mul(m, eta, out=spare).add_(e_loc)          # e_loc + eta m
         c_loc, idx, vals = env.compress_sparse(compressor, delta_k, out="c")
+        watch("message c_i", c_loc, t)
         e_new = _local_error(delta_k, c_loc, idx, vals)
+        watch("memory e_i", e_new, t)
         if e_new.data_ptr() == delta_k.data_ptr():  # written into delta_k's memory: swap the buffers
             e_loc, spare = e_new, e_loc
         else:
@@ -125,11 +130,14 @@ def local_ef_engine(name, problem, compressor, x0, iters, *, stepsize, seed, ste
         delta = e_srv + c_loc.mean(dim=1)
         if double_way:
             c = env.compress(compressor, delta)
+            watch("server message C(Delta)", c, t)
             e_srv = delta - c
+            watch("server memory e", e_srv, t)
         else:
             c = delta
         x = x - c
-        check_finite(x, t + 1)
+        watch("iterate x", x, t)
+        watch.done(t)
     record_state(iters)
 
     grads = []
@@ -142,7 +150,7 @@ def local_ef_engine(name, problem, compressor, x0, iters, *, stepsize, seed, ste
         config={"name": name, "seed": seed, "options": dict(options), "stepsize": stepsize.label,
                 "compressor": repr(compressor), "bits": options["bits"], "n": n, "d": d})
     if full:
-        res.diagnostics["grad_norm_l1"] = grads[0].abs().sum(-1)
+        res.diagnostics["grad_norm_l1"] = rec.l1_norms(grads)
     return res
 
 

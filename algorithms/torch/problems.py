@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from eftheory.problems.base import global_grad
+from eftheory.validation import check_draw, check_oracle_output
 
 __all__ = ["BatchedOracle", "NumpyFallbackOracle", "TorchProblem", "TorchProblemOracle", "LogisticOracle",
            "PolynomialOracle", "QuadraticOracle", "DiagonalOracle",
@@ -181,8 +182,12 @@ class NumpyFallbackOracle(BatchedOracle):
     def sample(self, generator, S):
         while len(self._rngs) < S:
             self._rngs.append(np.random.default_rng([self._seed, len(self._rngs)]))
-        draws = [[self.problem.sample(i, self._rngs[s]) for i in range(self.n)] for s in range(S)]
-        return _stack(draws, self.device, self.dtype)
+        draws = [[check_draw(self.problem.sample(i, self._rngs[s])) for i in range(self.n)] for s in range(S)]
+        try:
+            return _stack(draws, self.device, self.dtype)
+        except (ValueError, TypeError, RuntimeError, AttributeError, IndexError):
+            raise ValueError("sample must return draws of one fixed kind and shape per problem (None, an "
+                             "array or a tuple of arrays) for the batched engine") from None
 
     def draw(self, stream, count):
         """Per run and call, a NumPy generator seeded from the stream draws every client's xi."""
@@ -191,7 +196,7 @@ class NumpyFallbackOracle(BatchedOracle):
             calls = []
             for sd in per_run:
                 rng = np.random.default_rng(sd)
-                calls.append([self.problem.sample(i, rng) for i in range(self.n)])
+                calls.append([check_draw(self.problem.sample(i, rng)) for i in range(self.n)])
             batches.append(_stack(calls, self.device, self.dtype))     # (count, n, ...)
         if batches[0] is None:
             return None
@@ -212,18 +217,33 @@ class NumpyFallbackOracle(BatchedOracle):
         return self.t(out)
 
     def grad(self, x, xi):
-        return self._per_client(lambda i, xx, z: self.problem.grad_i(i, xx, z), x, xi)
+        d = self.d
+        return self._per_client(lambda i, xx, z: check_oracle_output("grad_i", self.problem.grad_i(i, xx, z), d),
+                                x, xi)
 
     def hvp(self, x, v, xi):
-        return self._per_client(lambda i, xx, vv, z: self.problem.hvp_i(i, xx, vv, z), x, xi, v)
+        d = self.d
+        return self._per_client(
+            lambda i, xx, vv, z: check_oracle_output("hvp_i", self.problem.hvp_i(i, xx, vv, z), d), x, xi, v)
 
     def f(self, X):
         Xn = X.detach().cpu().numpy().astype(np.float64)
-        return self.t(np.array([float(self.problem.f(r)) for r in Xn]))
+        return self.t(np.array([_scalar("f", self.problem.f(r)) for r in Xn]))
 
     def grad_f(self, X):
         Xn = X.detach().cpu().numpy().astype(np.float64)
-        return self.t(np.array([global_grad(self.problem, r) for r in Xn]))
+        return self.t(np.array([check_oracle_output("grad_i", global_grad(self.problem, r), self.d) for r in Xn]))
+
+
+def _scalar(name: str, value) -> float:
+    """A problem method's scalar output (``f``) as a float; ValueError naming the method otherwise."""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must return a real number; got {type(value).__name__}") from None
+    if arr.size != 1:
+        raise ValueError(f"{name} must return a real number; got an array of shape {arr.shape}")
+    return float(arr.reshape(()))
 
 
 class TorchProblem:

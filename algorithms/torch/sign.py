@@ -27,7 +27,7 @@ from eftheory.compressors import UnbiasedSign
 from eftheory.validation import check_choice, check_positive
 
 from ..registry import register
-from ._core import ENGINE_OPTIONS, Env, Recorder, check_finite, schedule_values
+from ._core import ENGINE_OPTIONS, Env, FiniteWatch, Recorder, schedule_values
 from ._kernels import compress
 
 __all__: list[str] = []
@@ -85,12 +85,14 @@ def sign_engine(name, problem, x0, iters, *, stepsize, momentum, seed, estimator
                          f"momentum by beta); got {betas[k]:g}")
 
     rec = Recorder(env, iters)
+    watch = FiniteWatch(env, iters)
     x = env.x0.unsqueeze(0).expand(S, d).clone()
     rec.point(0, x)
     v = torch.zeros((S, m_rows, d), device=env.device, dtype=env.dtype)
     for k in range(iters):
         eta = float(gammas[k])
         g = env.grad(x, env.sample(), out="grad")
+        watch("gradient grad_i", g, k)
         if centralized:
             g = g.mean(dim=1, keepdim=True)
         tmp = env.buffer("tmp", g.shape)
@@ -106,6 +108,7 @@ def sign_engine(name, problem, x0, iters, *, stepsize, momentum, seed, estimator
                 v.mul_(1.0 - beta).add_(torch.mul(g, beta, out=tmp))        # (1-beta) v + beta g
             else:
                 v.mul_(beta).add_(torch.mul(g, 1.0 - beta, out=tmp))
+        watch("estimator v", v, k)
         if full:
             rec.record("estimate", k, v)
             rec.record("v_bar", k, v.mean(dim=1))
@@ -131,6 +134,7 @@ def sign_engine(name, problem, x0, iters, *, stepsize, momentum, seed, estimator
                     msgs = compress(S_up, v, u=env.compress_uniforms(1, d).expand(S, n, d))
                 else:
                     msgs = env.compress(S_up, v, out="msgs")
+            watch("message", msgs, k)
             total = msgs.sum(dim=1)
             u = total / n
             if downlink == "sign":
@@ -143,8 +147,10 @@ def sign_engine(name, problem, x0, iters, *, stepsize, momentum, seed, estimator
         if full:
             rec.record("u", k, u)
             rec.record("direction", k, s)
+        watch("direction s", s, k)
         x = x - eta * s
-        check_finite(x, k + 1)
+        watch("iterate x", x, k)
+        watch.done(k)
         rec.point(k + 1, x)
 
     if full:
@@ -159,7 +165,7 @@ def sign_engine(name, problem, x0, iters, *, stepsize, momentum, seed, estimator
                 "momentum": None if momentum is None else momentum.label, "n": n, "d": d,
                 "centralized": centralized})
     if full:
-        res.diagnostics["grad_norm_l1"] = grads[0].abs().sum(-1)
+        res.diagnostics["grad_norm_l1"] = rec.l1_norms(grads)
     return res
 
 
