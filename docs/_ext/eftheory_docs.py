@@ -216,7 +216,7 @@ def _table(rows, links) -> str:
     for r in rows:
         plot = f"{{ref}}`plot <{_label(r['id'])}>`" if _embeddable(links.get(r["id"], [])) else ""
         body.append("| " + " | ".join(_cell(x) for x in (
-            f"`{r['id']}`", _md(r["paper"]), _md(r["statement"]), _md(_clip(r["stated"])),
+            f"`{r['id']}`", _md(r["paper"]).replace("/", "/\u200b"), _md(r["statement"]), _md(_clip(r["stated"])),
             _md(_clip(r["measured"])), _verdict(r["verdict"]), r["controls"], plot)) + " |")
     return "`````{container} ledger-table\n" + head + "\n".join(body) + "\n`````\n"
 
