@@ -188,7 +188,8 @@ def _copy_plots(rows, results: Path, dest: Path) -> dict:
     """Copy each row's plots into ``dest``; claim id -> [file names] of the files found."""
     links: dict = {}
     for r in rows:
-        cands = [Path(p) for p in r["plots"]] or [results / "plots" / f"{r['id']}{s}" for s in PLOT_SUFFIXES]
+        cands = [Path(p) for p in r["plots"] if isinstance(p, str)]
+        cands = cands or [results / "plots" / f"{r['id']}{s}" for s in PLOT_SUFFIXES]
         for p in cands:
             src = p if p.is_absolute() else results / p
             if not src.is_file() and (results / "plots" / p.name).is_file():
