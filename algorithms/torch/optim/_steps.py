@@ -65,7 +65,7 @@ class ClientEnv:
     hvp(points (n, d), dirs (n, d), xi) -> (n, d); sample(slot) -> a draw (any object) or None.
     Uniforms (random compressors, RHM's q, stochastic signs) come from ``uniforms(shape, purpose)``
     when given (purpose ``"compress"`` or ``"aux"``; replay), else from ``generator``.
-    ``log``: a list that receives ``(purpose, tensor)`` for every uniform drawn.
+    ``log``: a list that receives ``(k, purpose, tensor)`` for every uniform drawn (k: ``self.k``).
     """
 
     S = 1
@@ -80,6 +80,7 @@ class ClientEnv:
         self._grad, self._hvp, self._sample = grad, hvp, sample
         self.gen, self._uniforms, self.log = generator, uniforms, log
         self._buffers: dict[str, torch.Tensor] = {}
+        self.k = 0                          # the iteration, set by the caller (tags the log)
 
     # -- workspace / randomness --------------------------------------------------------------
     def buffer(self, name: str, shape=None) -> torch.Tensor:
@@ -103,7 +104,7 @@ class ClientEnv:
                                  "(random compressor, RHM's q, stochastic sign); got None")
             u = torch.rand(shape, generator=self.gen, device=self.device, dtype=self.dtype)
         if self.log is not None:
-            self.log.append((purpose, u.detach().clone()))
+            self.log.append((self.k, purpose, u.detach().clone()))
         return u
 
     def uniform(self, *shape) -> torch.Tensor:
@@ -150,6 +151,10 @@ class LocalAggregate:
 
     def signs(self, msgs, zero: float = 0.0):
         return msgs
+
+    def downlink(self, t, compressor=None, signs: bool = False):
+        """The server's broadcast (1, d): here every client already holds it."""
+        return t
 
 
 # ---------------------------------------------------------------------------------- EF21 family
@@ -242,8 +247,9 @@ def local_ef_step(env, card, st: dict, x: torch.Tensor, t: int, *, eta, compress
     if options["double_way"]:
         c = (server or env).compress(compressor, delta)
         st["e_srv"] = delta - c
+        c = agg.downlink(c, compressor)
     else:
-        c = delta
+        c = agg.downlink(delta)
     x_new = x - c
     check_finite(x_new, t + 1)
     st.update(m=m, e_loc=e_new)
@@ -316,6 +322,7 @@ def sign_step(env, card, st: dict, x: torch.Tensor, k: int, *, gamma, beta, conv
             s = _majority_vote(total, agg.n, conv["ties"])
         else:
             s = (server or env).compress(conv["S_down"], total / agg.n)
+        s = agg.downlink(s, signs=True)
     x_new = x - gamma * s
     check_finite(x_new, k + 1)
     return x_new
