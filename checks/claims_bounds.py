@@ -45,6 +45,8 @@ def _slack(measured, bound) -> dict:
 
 PEP_HORIZON_EF21 = 10          # T of the EF21 worst-case program (about 1 s per solve; saved table)
 PEP_HORIZON_NORM = 2           # K of the normalized EF21 norm-profile search (lower estimate)
+#: the worst-case programs and their saved table: part of the cache version of the claims that use them
+PEP_SOURCES = ("eftheory/pep.py", "eftheory/data/pep_tables.json")
 #: why the other bound claims have no worst-case program beside them
 PEP_NOT_EXPRESSIBLE = {
     "S004-C1": "(L0,L1)-smoothness has no interpolation conditions in a Gram-matrix program, and the "
@@ -426,9 +428,9 @@ def _saef_theorem(ctx, cid, which):
 
 
 CLAIMS = [
-    claim("EF21-T1", _ef21_t1, rule=RULE_B, controls=("no error feedback",), cost=2.0),
+    claim("EF21-T1", _ef21_t1, rule=RULE_B, controls=("no error feedback",), cost=2.0, sources=PEP_SOURCES),
     claim("S004-C1", _s004_c1, rule=RULE_B, controls=("V0 = 0",), cost=2.0),
-    claim("S004-C2", _s004_c2, rule=RULE_B, controls=("L / 1e4",), cost=2.0),
+    claim("S004-C2", _s004_c2, rule=RULE_B, controls=("L / 1e4",), cost=2.0, sources=PEP_SOURCES),
     claim("S001-T3", _s001_t3, rule=RULE_B, controls=("V0 = 0",), cost=3.0),
     claim("S002-T1", lambda ctx: _saef_theorem(ctx, "S002-T1", "T1"), rule=RULE_B,
           controls=("all terms removed",), cost=3.0),

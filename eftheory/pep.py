@@ -73,7 +73,7 @@ class PEPResult:
     """One solved performance-estimation program.
 
     ``value``: the worst case (dual objective, a certified upper bound of the SDP); ``primal``:
-    the primal objective (a lower bound of the SDP); ``gap`` = |value - primal|; ``status``: the
+    the primal objective (a lower bound of the SDP); ``gap``: their absolute difference; ``status``: the
     solver's status string; ``seconds``: build + solve time; ``params``: the program's inputs.
     """
 

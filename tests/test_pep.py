@@ -71,6 +71,16 @@ def test_ef21_theorem_never_below_the_worst_case(alpha, T, init):
     assert res.extra["bound_over_pep"] >= 1 - REL
 
 
+@pytest.mark.parametrize("init", ["gradient", "zero"])
+@pytest.mark.parametrize("alpha", [0.5, 0.75])
+def test_ef21_theorem_never_below_the_worst_case_at_T8(alpha, init):
+    # where the theorem is nearly tight (bound/PEP about 1.3-1.5), so a program with a weaker compressor
+    # constraint or a wrong stepsize shows up as a violation here
+    res = pep.ef21_worst_case(alpha, 8, init=init)
+    assert _ok(res) <= (1.0 / 8) * (1 + REL), (alpha, init, res.value * 8)
+    assert res.extra["bound_over_pep"] < 1.6
+
+
 def test_ef21_reported_figures():
     # the theorem's share at the theory stepsize: 19.5 (alpha 0.1, T 1), 7.46 (0.25, 1), 3.41 (0.5, 1),
     # and at T = 10 for alpha = 0.25: 1.87 (g^0 = grad f) and 1.75 (g^0 = C(grad f), the ledger's run)
@@ -264,3 +274,12 @@ def test_ledger_keys():
     assert out["bound_over_pep"] == pytest.approx(1.7537, rel=1e-3)
     n = _pep_norm([("K=5", 0.5, 3.0, 0.1)], 2.0)
     assert n["bound_over_pep"] == pytest.approx(n["pep_per_run"]["K=5"]["bound"] / n["worst_case_over_class"])
+
+
+def test_ledger_without_the_extra(monkeypatch):
+    from checks.claims_bounds import _pep_ef21, _pep_norm
+
+    monkeypatch.setitem(sys.modules, "PEPit", None)
+    out = _pep_ef21([("poly", 1, 0.25, 0.13, 2.0, 0.5, 0.01)])
+    assert set(out) == {"pep_not_available"} and ".[pep]" in out["pep_not_available"]
+    assert set(_pep_norm([("Top-1", 0.5, 3.0, 0.1)], 2.0)) == {"pep_not_available"}
