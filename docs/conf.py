@@ -60,5 +60,4 @@ eftheory_verbatim_docstrings = {
     "eftheory.problems.Polynomial": "|t| reads as a substitution reference",
     "algorithms.AlgorithmSpec": "a signature line with * and ** reads as emphasis",
     "algorithms.run": "the Shapes / Non-finite paragraphs sit inside Parameters (read as parameters)",
-    "eftheory.pep.PEPResult": "|value - primal| reads as a substitution reference",
 }
