@@ -341,48 +341,168 @@ def _s001_t2(ctx) -> Outcome:
                           "momentum, so eta = 1 is a control"))
 
 
+def theorem2_identity_bound(sigma: float, n: int, L0: float, gamma: float, eta: float, K: int, F0: float = 0.0):
+    r"""[001] Theorem 2's bound along its proof, evaluated for the identity compressor and L1 = 0
+    (so the weights beta_k = 1 and the EF21 distance of Lemma 8 vanishes); returns
+    ``(bound on the K-average of E||grad f(x^k)||, per-k bound on E||g^k - grad f(x^k)|| as an array)``.
+
+    * Lemma 7 (L1 = 0): :math:`f(x^{k+1})\le f(x^k)-\gamma\|\nabla f(x^k)\|+2\gamma\|g^k-\nabla f(x^k)\|+L_0\gamma^2/2`;
+      summed over k = 0..K: :math:`\frac1{K+1}\sum_k\|\nabla f(x^k)\|\le\frac{F_0}{\gamma(K+1)}+\frac2{K+1}\sum_k
+      \mathbb E\|\varepsilon^k\|+\frac{L_0\gamma}2`.
+    * Lemma 9 (averaged momentum error, the source of the :math:`\sigma/\sqrt n` term):
+      :math:`\varepsilon^k=(1-\eta)^k\zeta^0+\eta\sum_{j\le k}(1-\eta)^{k-j}\zeta^j+\sum_{j\le k}(1-\eta)^{k-j+1}
+      (\nabla f(x^{j-1})-\nabla f(x^j))` with :math:`\zeta^j` the client-averaged noise (independent, mean 0,
+      :math:`\mathbb E\|\zeta^j\|^2\le\sigma^2/n`), so
+      :math:`\mathbb E\|\varepsilon^k\|\le\sqrt{(1-\eta)^{2k}+\eta^2\frac{1-(1-\eta)^{2k}}{1-(1-\eta)^2}}\,\frac{\sigma}{\sqrt n}
+      +L_0\gamma\frac{1-\eta}{\eta}(1-(1-\eta)^k)`.
+    """
+    k = np.arange(K + 1, dtype=np.float64)
+    q = (1.0 - eta) ** 2
+    noise = np.sqrt(q ** k + eta ** 2 * (1.0 - q ** k) / (1.0 - q)) * sigma / math.sqrt(n)
+    drift = L0 * gamma * (1.0 - eta) / eta * (1.0 - (1.0 - eta) ** k)
+    err = noise + drift
+    return float(F0 / (gamma * (K + 1)) + 2.0 * err.mean() + L0 * gamma / 2.0), err
+
+
+def _upper(v, level=0.95):
+    """Seed mean and the upper end of its t-interval."""
+    from scipy import stats
+    v = np.asarray(v, dtype=np.float64)
+    half = float(stats.t.ppf(0.5 + level / 2, v.size - 1)) * float(v.std(ddof=1)) / math.sqrt(v.size)
+    return float(v.mean()), float(v.mean() + half), float(v.mean() - half)
+
+
+def _eq5_problem(n, sigma, d=10):
+    """n identical clients (zero shift) f_i = 1/2 sum_k h_k x_k^2 + xi'x, h log-spaced in [0.5, 2],
+    uniform noise of total variance sigma^2 (the engine's vectorised diagonal oracle)."""
+    from eftheory.problems.sign import HeterogeneousSignProblem
+
+    h = np.exp(np.linspace(np.log(0.5), np.log(2.0), d))
+    return HeterogeneousSignProblem(d=d, n=int(n), seed=0, h=h, shift=0.0,
+                                    noise_half_width=sigma * math.sqrt(3.0 / d), box=1e6)
+
+
+def _eq5_runs(ctx, n, K, gamma, eta, sigma, S):
+    """Per seed: the K-average of ||grad f(x^k)|| (k = 0..K) and of the averaged momentum error
+    ||g^k - grad f(x^k)|| (k = 0..K-1), for ‖EF21-SGDM‖ with the identity compressor (cached)."""
+    import algorithms
+    from eftheory.compressors import Identity
+
+    from .cache import Cache, code_version
+    from .simulate import ROOT, engine_available, source_files
+
+    backend = "torch" if ctx.backend == "torch" and engine_available("ef21-sgdm-norm") else "numpy"
+    cfg = {"claim": "S001-EQ5", "n": int(n), "K": int(K), "gamma": gamma, "eta": eta,
+           "sigma": sigma, "d": 10, "init": "zero", "x0": "x*", "problem": "identical diagonal, uniform noise"}
+    key = Cache.key(cfg, list(range(S)), backend, code_version(source_files("ef21-sgdm-norm", backend), ROOT))
+    arrays = ctx.cache.get(key)
+    if arrays is not None:
+        ctx.cached += 1
+        return arrays
+    prob = _eq5_problem(n, sigma)
+    x0 = np.asarray(prob.x_star, dtype=np.float64)
+    if backend == "torch":
+        res = algorithms.run("ef21-sgdm-norm", prob, Identity(), x0, K, stepsize=gamma, momentum=eta, seed=0,
+                             backend="torch", seeds=S, device=ctx.device, diagnostics="full", init="zero").numpy()
+        q = np.asarray(res.grad_norm).reshape(S, -1).mean(axis=1)
+        e = np.asarray(res.diagnostics["err_v_grad_avg"]).reshape(S, -1).mean(axis=1)
+    else:
+        rows = [algorithms.run("ef21-sgdm-norm", prob, Identity(), x0, K, stepsize=gamma, momentum=eta, seed=s,
+                               init="zero") for s in range(S)]
+        q = np.array([np.mean(r.grad_norm) for r in rows])
+        e = np.array([np.mean(r.diagnostics["err_v_grad_avg"]) for r in rows])
+    arrays = {"q": q, "err": e}
+    ctx.cache.put(key, arrays, claim="S001-EQ5", label=f"S001-EQ5 n={n}")
+    ctx.computed += 1
+    return arrays
+
+
 def _s001_eq5(ctx) -> Outcome:
-    S = _n_seeds(ctx)
+    S = _n_seeds(ctx, quick=32)
     K = ctx.pick(2000, 10_000)
-    ns = np.array([1, 4, 16])
-    sigma = 30.0
-    gamma, eta = theorem2_schedule(1.0, K)
-    x0 = {"rule": "around_opt", "scale": 0.0, "seed": 0}        # x0 = x*: f(x0) - f_inf = 0
+    ns = ctx.pick((1, 4, 16, 64), (1, 4, 16, 64, 256))
+    sigma, gamma0, d = 30.0, 1.0, 10
+    gamma, eta = theorem2_schedule(gamma0, K)
+    L0 = float(_eq5_problem(1, sigma, d).L)
 
-    def prob(n, shared):
-        return {"kind": "homogeneous", "n": int(n), "d": 10, "sigma": sigma, "seed": 0, "shared_noise": shared}
+    def judge(shared):
+        rows, ok = {}, True
+        for n in ns:
+            # shared noise: every client gets the same draw; with identical clients and the identity
+            # compressor every client's memory then equals client 1's, so the run is the n = 1 run
+            a = _eq5_runs(ctx, 1 if shared else n, K, gamma, eta, sigma, S)
+            B, err_bound = theorem2_identity_bound(sigma, n, L0, gamma, eta, K)
+            eb = float(err_bound[:K].mean())
+            qm, qu, ql = _upper(a["q"])
+            em, eu, el = _upper(a["err"])
+            holds = qu <= B and eu <= eb
+            ok &= holds
+            rows[int(n)] = {"quantity": round(qm, 5), "quantity_ci": [round(ql, 5), round(qu, 5)],
+                            "bound": round(B, 5), "quantity/bound": round(qm / B, 4),
+                            "momentum_error": round(em, 5), "momentum_error_ci": [round(el, 5), round(eu, 5)],
+                            "momentum_error_bound": round(eb, 5), "momentum_error/bound": round(em / eb, 4),
+                            "holds": bool(holds)}
+        return ok, rows
 
-    L0 = float(build_problem(prob(1, False)).L)
-    main = [_s001_spec(prob(n, False), K, gamma, eta, f"S001-EQ5 n={n}", x0=x0, comp="identity") for n in ns]
-    ctrl = [_s001_spec(prob(n, True), K, gamma, eta, f"S001-EQ5 shared noise n={n}", x0=x0, comp="identity")
-            for n in ns]
-    arrs = ctx.runs(main + ctrl, S, desc="S001-EQ5")
-    Y = np.stack([a["mean_all"] for a in arrs[:3]], axis=1)
-    Yc = np.stack([a["mean_all"] for a in arrs[3:]], axis=1)
-    res = rates.rate_rule(ns, rates.mean_stat(Y), S, 0.5, 0.1, upper=False)
-    rc = rates.rate_rule(ns, rates.mean_stat(Yc), S, 0.5, 0.1, upper=False)
-    plots = _fixed_plot(ctx, "S001-EQ5", ns.astype(float), rates.mean_stat(Y), S, res.fits["all"], 0.5,
-                        f"average ||grad f||, K = {K}", controls=[("shared noise", rates.mean_stat(Yc))],
-                        ylabel="average ||grad f||", xlabel="n")
-    ratio = sigma / (math.sqrt(ns[-1]) * L0)
-    measured = {"n-exponent": _fit(res.fits["all"]), "threshold": res.threshold,
-                "quantity at n": {int(n): round(float(v), 4) for n, v in zip(ns, Y.mean(0))},
-                "sigma / (sqrt(n_max) gamma0 L0)": round(ratio, 3)}
-    return Outcome("S001-EQ5", res.verdict, measured=measured,
-                   stated={"n_exponent": -0.5}, controls=[_control("shared-noise", "every client gets the same noise "
-                                                                   "draw (nothing averaged)", rc)],
-                   plots=plots, rule=f"slope of the quantity in n <= -1/2 + 0.1 (n in {ns.tolist()})",
-                   notes=(f"regime chosen from the bound [c_a F/gamma0 + c_b sigma/sqrt(n) + c_c gamma0 (L0 + L1^2 "
-                          f"delta^inf)]/(K+1)^(1/4): identical clients (delta^inf = 0, L1 = 0), x0 = x* (F = 0), "
-                          f"gamma0 = 1, L0 = {L0:g}, sigma = {sigma:g}, so sigma/sqrt(n) >= {ratio:.2f} gamma0 L0 for "
-                          f"every n on the grid and the only n-dependent term of the bound is the leading one "
-                          f"(the n-dependent part equals the quantity: with sigma = 0 the run stays at x*); "
-                          f"identity compressor; K = {K}, eta = (K+1)^-1/2, gamma = (K+1)^-3/4, {S} seeds. "
-                          "A larger sigma at this K does not equilibrate (relaxation time ~ (sigma/L0) sqrt(eta/n)/gamma "
-                          "steps). Measured: the quantity scales like n^-1/4 (sigma = 3: slope -0.245 [-0.257, -0.234]), "
-                          "as for a stationary spread with ||grad f|| ~ (L0 gamma sigma/sqrt(eta n))^(1/2), i.e. the "
-                          "geometric mean of the bound's sigma/sqrt(n) and gamma0 L0 terms: within the bound, "
-                          "but the quantity does not scale like sigma/sqrt(n)"))
+    ok, rows = judge(False)
+    ok_c, rows_c = judge(True)
+    x = np.log(np.asarray(ns, dtype=np.float64))
+
+    def slope(key, table):
+        return round(float(np.polyfit(x, np.log([table[int(n)][key] for n in ns]), 1)[0]), 4)
+
+    floor = 2.0 * float(theorem2_identity_bound(0.0, 1, L0, gamma, eta, K)[1].mean()) + L0 * gamma / 2
+    q1 = rows[1]["quantity"]
+    n_star = ((rows[1]["bound"] - floor) / (q1 - floor)) ** 2 if q1 > floor else math.inf
+    measured = {"per n": rows, "shared-noise per n": rows_c,
+                "finding: n-exponent of the quantity": slope("quantity", rows),
+                "finding: n-exponent of the momentum error": slope("momentum_error", rows),
+                "n-exponent of the bound": slope("bound", rows),
+                "n-exponent of the momentum-error bound": slope("momentum_error_bound", rows),
+                "sigma-free part of the bound (n -> inf)": round(floor, 5),
+                "n above which the shared-noise quantity alone would exceed the bound": (
+                    round(n_star) if math.isfinite(n_star) else "never")}
+    plots = _plot(ctx, "S001-EQ5", title=f"S001-EQ5: [001] Theorem 2 bound vs n (K = {K}, sigma = {sigma:g})",
+                  xlabel="n", ylabel="K-average", series=[
+                      {"x": list(ns), "y": [rows[n]["quantity"] for n in ns],
+                       "lo": [rows[n]["quantity_ci"][0] for n in ns], "hi": [rows[n]["quantity_ci"][1] for n in ns],
+                       "label": f"avg ||grad f(x^k)||, {S} seeds"},
+                      {"x": list(ns), "y": [rows[n]["bound"] for n in ns], "lo": None, "hi": None,
+                       "label": "bound (Lemma 7 + Lemma 9)", "dashed": True},
+                      {"x": list(ns), "y": [rows[n]["momentum_error"] for n in ns],
+                       "lo": [rows[n]["momentum_error_ci"][0] for n in ns],
+                       "hi": [rows[n]["momentum_error_ci"][1] for n in ns], "label": "avg ||g^k - grad f(x^k)||"},
+                      {"x": list(ns), "y": [rows[n]["momentum_error_bound"] for n in ns], "lo": None, "hi": None,
+                       "label": "its bound (sigma/sqrt(n) term + drift)", "dashed": True},
+                      {"x": list(ns), "y": [rows_c[n]["quantity"] for n in ns], "lo": None, "hi": None,
+                       "label": "control shared noise: avg ||grad f||", "dashed": True},
+                      {"x": list(ns), "y": [rows_c[n]["momentum_error"] for n in ns], "lo": None, "hi": None,
+                       "label": "control shared noise: momentum error", "dashed": True}],
+                  refs=[{"x": list(ns), "r": 0.5, "label": "n^-1/2",
+                         "anchor_x": 1.0, "anchor_y": rows[1]["momentum_error_bound"]}])
+    ctl = ControlOutcome(name="shared-noise", description="every client gets the same noise draw (nothing averaged), "
+                         "judged by the same two bounds", verdict=PASS if ok_c else FAIL,
+                         measured={"per n": rows_c}, rejected=not ok_c)
+    return Outcome("S001-EQ5", PASS if ok else FAIL, measured=measured,
+                   stated={"n_exponent": -0.5, "form": "bound with a sigma/sqrt(n) term"}, controls=[ctl], plots=plots,
+                   rule=("for every n: the upper 95 % seed CI of the K-average of ||grad f(x^k)|| <= the evaluated "
+                         "Theorem 2 bound, and the upper CI of the K-average of the averaged momentum error "
+                         "||g^k - grad f(x^k)|| <= its Lemma 9 bound (the sigma/sqrt(n) term plus the drift term)"),
+                   notes=("the shared-noise control is the n = 1 run judged against the n-client bounds: with "
+                          "identical clients, one draw for all and the identity compressor, every client's memory equals "
+                          "client 1's (a direct shared-noise run of HomogeneousNoisyQuadratic gave rows identical to n = 1); "
+                          f"‖EF21-SGDM‖ = distributed normalized SGDM here: identity compressor, n identical "
+                          f"clients f_i = 1/2 sum_k h_k x_k^2 + xi'x, h log-spaced in [0.5, 2], uniform noise of total "
+                          f"variance sigma^2 (L0 = {L0:g}, L1 = 0, delta^inf = 0), x0 = x* (F0 = 0), g_i^-1 = 0, "
+                          f"gamma0 = {gamma0:g}, "
+                          f"eta = (K+1)^-1/2, gamma = gamma0 (K+1)^-3/4 (eftheory.derivations.sgdm.theorem2_schedule), "
+                          f"K = {K}, sigma = {sigma:g}, {S} seeds. The bound is [001]'s proof route evaluated with "
+                          "its constants (2 from Lemma 7, 1/2 L0 gamma, Lemma 9's geometric sums). Finding: the "
+                          "averaged momentum error -- the noise term -- falls like n^-1/2 as stated, but the measured "
+                          "gradient norm falls like n^-1/4 (a stationary spread ~ (gamma L0 sigma_eff/eta)^(1/2), the "
+                          "geometric mean of the bound's sigma/sqrt(n) and gamma0 L0 terms), so it sits well inside "
+                          "the bound; the quantity's bound alone cannot see the shared-noise control below the n "
+                          "reported, the momentum-error bound rejects it at n >= 4"))
 
 
 # ----------------------------------------------------------------------------- S002-C2 / C3
@@ -688,7 +808,8 @@ CLAIMS += [
           controls=("constant gamma",), cost=40.0),
     claim("S001-T2", _s001_t2, rule="slope <= -1/4 + 0.04 (grid and upper half)", controls=("gamma independent of K",),
           cost=190.0),
-    claim("S001-EQ5", _s001_eq5, rule="slope in n <= -1/2 + 0.1", controls=("noise shared by all clients",), cost=50.0),
+    claim("S001-EQ5", _s001_eq5, rule="measured <= evaluated bound with its sigma/sqrt(n) term, for every n",
+          controls=("noise shared by all clients",), cost=30.0),
     claim("S002-C2", _s002("S002-C2", 0.0), rule="m_sq slope <= -1/2 + 0.08", controls=("eta constant",),
           problem="identical-data separable quadratic, n = 4", schedule="eta = 0.5 sqrt(n/T)", cost=40.0),
     claim("S002-C3", _s002("S002-C3", 0.5), rule="m_sq slope <= -1/2 + 0.08", controls=("eta constant",),
