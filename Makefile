@@ -29,8 +29,9 @@ verify-full: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" -q -p no:cacheprovider --hypothesis-profile=ci
 
+# -m "" lifts the fast-tier selection that pyproject's addopts gives a plain `pytest`
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -q --hypothesis-profile=thorough
+	$(BIN)/python -m pytest -m "" -q --hypothesis-profile=thorough
 
 coverage: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" -q --hypothesis-profile=ci --cov --cov-report=term

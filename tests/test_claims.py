@@ -1,8 +1,8 @@
 """The claims ledger: the registry is complete, and the quick tier's claims hold with their controls rejected.
 
 A claim whose measurement disagrees with its paper is marked ``xfail(strict=True)`` below with
-the measured figures; the mark comes from a measurement (``eftheory verify``), never from an
-expectation.
+the measured figures; the marks are read from the recorded findings of ``checks/expectations.py``
+(measurements of ``eftheory verify``, the same table the command's exit status is judged by).
 """
 
 from __future__ import annotations
@@ -13,21 +13,15 @@ import pytest
 from checks.catalog import CATALOG
 from checks.claim import KINDS, PASS, PENDING, QUANTITIES, Outcome
 from checks.context import Context
+from checks.expectations import measured_disagreements
 from checks.registry import all_claims, claim_modules, module_errors
 from checks.runner import run_claim
 
 CLAIMS = all_claims()
 
-#: measured disagreements: id -> the measured figures (see the ledger)
-MEASURED_FAILS: dict[str, str] = {
-    "S001-EQ5": "in the regime where the bound's sigma/sqrt(n) term dominates (x0 = x*, identical clients, "
-                "sigma = 30 >= 3.75 sqrt(n_max) gamma0 L0) the n-exponent of the K-average is -0.207 "
-                "[-0.225, -0.187] for n in {1, 4, 16} (K = 2000, 32 seeds), not <= -0.4: the quantity scales like "
-                "(sigma/sqrt(n))^(1/2) (sigma = 3: -0.245 [-0.257, -0.234]); shared-noise control +0.010 rejected",
-    "S003-T3": "bound holds with a wide margin (A_1 <= 8.7 vs bound >= 79 for n in {1, 4, 16}); the control "
-               "(bound without its 2dG/sqrt(n) floor) also holds, so it is not rejected",
-    "S003-T4": "bound holds (A_1 <= 6.9 vs bound >= 78); the floor-free control bound also holds (not rejected)",
-}
+#: measured disagreements: id -> the measured figures, from the project's one record of them
+#: (checks/expectations.py, which `eftheory verify` compares every verdict with)
+MEASURED_FAILS: dict[str, str] = measured_disagreements()
 
 
 def _check(c, tmp_path, tier="quick"):

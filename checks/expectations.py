@@ -1,0 +1,141 @@
+"""The recorded expectation of every claim: the verdict the project has measured and accepted.
+
+A claim's expectation is PASS unless this table records a *finding*: a verdict other than PASS
+(FAIL, INCONCLUSIVE, PENDING) that was measured, investigated and explained, with the reason in
+words and figures and the place where it is discussed. ``eftheory verify`` compares every
+verdict with its record:
+
+* exit 0 -- every verdict equals its record (a recorded FAIL is a finding, not a crash);
+* exit 1 -- a verdict differs: a *regression* (a recorded PASS that no longer passes, or a
+  finding whose verdict changed for the worse) or an *unexpected pass* (a recorded finding that
+  now passes -- update the record); ``--strict`` also exits 1 on any FAIL or INCONCLUSIVE.
+
+The records describe the quick tier (``eftheory verify --tier quick``); ``tests/test_claims.py``
+reads its strict ``xfail`` marks from this table, so the test suite and the command agree.
+Every row of ``ledger.json`` carries ``expected`` (the recorded verdict) and ``finding``
+(``{"reason": ..., "where": ...}`` or ``null``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from .claim import FAIL, INCONCLUSIVE, PASS, PENDING, VERDICTS, Outcome
+
+__all__ = ["Finding", "FINDINGS", "expected", "finding", "mismatches", "exit_status", "measured_disagreements",
+           "Recorded", "recorded"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A recorded verdict other than PASS: what was measured, and where it is discussed."""
+
+    expected: str
+    reason: str
+    where: str
+
+    def __post_init__(self):
+        if self.expected not in (FAIL, INCONCLUSIVE, PENDING):
+            raise ValueError(f"a finding's expected verdict must be one of FAIL, INCONCLUSIVE, PENDING; "
+                             f"got {self.expected!r}")
+        if not self.reason or not self.where:
+            raise ValueError("a finding needs a reason and the place where it is discussed")
+
+    def as_dict(self) -> dict:
+        return {"reason": self.reason, "where": self.where}
+
+
+_DL = "docs/papers/{}.md#claims"
+
+#: claim id -> its recorded finding; every claim not listed is expected to PASS
+FINDINGS: dict[str, Finding] = {
+    "S001-EQ5": Finding(
+        FAIL,
+        "in the regime where the bound's sigma/sqrt(n) term dominates (x0 = x*, identical clients, sigma = 30 >= "
+        "3.75 sqrt(n_max) gamma0 L0) the n-exponent of the K-average is -0.207 [-0.225, -0.187] for n in "
+        "{1, 4, 16} (K = 2000, 32 seeds), not <= -0.4: the quantity scales like (sigma/sqrt(n))^(1/2) "
+        "(sigma = 3: -0.245 [-0.257, -0.234]); the shared-noise control (+0.010) is rejected",
+        "checks/claims_rates.py (S001-T2 and S001-EQ5); " + _DL.format("001")),
+    "S003-T3": Finding(
+        INCONCLUSIVE,
+        "the bound holds with a wide margin (A_1 <= 8.7 against a bound >= 79 for n in {1, 4, 16}); the control "
+        "without its 2dG/sqrt(n) floor holds too, so it is not rejected and the T^(-1/2) part has no "
+        "discriminating test on this instance (A_1 falls like T^(-0.18 ... -0.28))",
+        "docs/mutants.md#what-the-mutants-taught-the-checks"),
+    "S003-T4": Finding(
+        INCONCLUSIVE,
+        "the bound holds (A_1 <= 6.9 against a bound >= 78); the floor-free control bound holds too, so it is "
+        "not rejected",
+        "docs/mutants.md#what-the-mutants-taught-the-checks"),
+    "S000-Q": Finding(
+        PENDING,
+        "needs ResNet-18/CIFAR-10 training, which the ledger does not run",
+        _DL.format("000")),
+}
+
+
+def expected(claim_id: str) -> str:
+    """The recorded verdict of a claim (PASS unless a finding is recorded)."""
+    f = FINDINGS.get(claim_id)
+    return f.expected if f is not None else PASS
+
+
+def finding(claim_id: str) -> Finding | None:
+    return FINDINGS.get(claim_id)
+
+
+def measured_disagreements() -> dict[str, str]:
+    """Executable claims whose recorded verdict is FAIL or INCONCLUSIVE: id -> reason (the tests' xfail marks)."""
+    return {cid: f.reason for cid, f in FINDINGS.items() if f.expected in (FAIL, INCONCLUSIVE)}
+
+
+def _verdict(o) -> tuple[str, str]:
+    if isinstance(o, Outcome):
+        return o.claim_id, o.verdict
+    return o["id"], o["verdict"]         # a ledger row
+
+
+def mismatches(outcomes) -> list[dict]:
+    """Verdicts that differ from their record: [{id, verdict, expected, kind}] with kind
+    ``regression`` or ``unexpected pass``. ``outcomes``: :class:`Outcome` objects or ledger rows."""
+    out = []
+    for o in outcomes:
+        cid, got = _verdict(o)
+        exp = expected(cid)
+        if got != exp:
+            out.append({"id": cid, "verdict": got, "expected": exp,
+                        "kind": "unexpected pass" if got == PASS else "regression"})
+    return out
+
+
+def exit_status(outcomes, *, strict: bool = False) -> int:
+    """0 if every verdict equals its record, 1 if one differs; ``strict``: also 1 on any FAIL or INCONCLUSIVE."""
+    outcomes = list(outcomes)
+    if mismatches(outcomes):
+        return 1
+    if strict and any(_verdict(o)[1] in (FAIL, INCONCLUSIVE) for o in outcomes):
+        return 1
+    return 0
+
+
+@dataclass
+class Recorded(Outcome):
+    """An :class:`Outcome` with its record: ``as_dict()`` (hence the ledger row) adds ``expected`` and ``finding``."""
+
+    expected: str = PASS
+    finding: dict | None = None
+
+
+def recorded(o: Outcome) -> Recorded:
+    """``o`` with the claim's recorded expectation attached (all other attributes kept)."""
+    r = Recorded.__new__(Recorded)
+    r.__dict__.update(o.__dict__)
+    f = finding(o.claim_id)
+    r.expected = f.expected if f is not None else PASS
+    r.finding = f.as_dict() if f is not None else None
+    return r
+
+
+assert all(f.expected in VERDICTS for f in FINDINGS.values())
+assert {f.name for f in dataclasses.fields(Recorded)} >= {"expected", "finding"}
