@@ -28,6 +28,7 @@ from eftheory.rates import FAIL, PASS
 
 from .catalog import claim
 from .claim import INCONCLUSIVE, ControlOutcome, Outcome
+from .commands import save_plot_data
 from .plots import band, loglog_plot
 from .simulate import RunSpec, _x0, build_problem, schedule_values
 
@@ -94,6 +95,7 @@ def _schedule_exponents(variant: str) -> tuple[float, float]:
 def _plot(ctx, claim_id, **kw):
     if ctx.plot_dir is None:
         return []
+    save_plot_data(ctx.plot_dir / claim_id, kw)     # what `eftheory plot DIR` redraws from
     return loglog_plot(ctx.plot_dir / claim_id, **kw)
 
 
