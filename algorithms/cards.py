@@ -165,7 +165,7 @@ def _ef21(name, estimator, normalized, init, momentum, paper, box, summary, *, e
 _LOCAL_ALLOWED = {"mu": "a real in [0, 1)", "p": "an integer >= 1 or math.inf",
                   "double_way": (True, False), "error_averaging": (False, True),
                   "bits": ("values", "values+indices"), "record_clients": (False, True)}
-_SIGN_ALLOWED = {"sign_zero": (0, -1, 1), "ties": ("zero", "plus"),
+_SIGN_ALLOWED = {"sign_zero": (-1, 0, 1), "ties": ("zero", "plus"),
                  "momentum_convention": ("new_weight", "old_weight"), "on_violation": ("clip", "raise"),
                  "shared_draw": (False, True), "G": "a real in (0, inf)", "B": "a real in (0, inf)"}
 _SIGN_NEEDS = ("sample", "grad_i", "f")
