@@ -66,6 +66,25 @@ def anchor_point(x, y) -> tuple[float, float]:
     return float(np.exp(mid)), float(np.exp(np.interp(mid, lx, ly)))
 
 
+def _thin_log_labels(axis, lo: float, hi: float) -> None:
+    """Log-axis labels that do not collide at column width: powers of ten only; over a range of
+    less than ~1.2 decades, also the minor ticks 2 and 5 (e.g. 2×10², 5×10²)."""
+    import math
+
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    if not (lo > 0 and hi > lo) or math.log10(hi / lo) >= 1.2:
+        axis.set_minor_formatter(NullFormatter())
+        return
+
+    def label(v, _pos):
+        e = math.floor(math.log10(v) + 1e-9)
+        m = v / 10 ** e
+        return f"${round(m)}\\times10^{{{e}}}$" if round(m) in (2, 5) and abs(m - round(m)) < 1e-6 else ""
+
+    axis.set_minor_formatter(FuncFormatter(label))
+
+
 def loglog_plot(path_stem: Path, *, title: str, xlabel: str, ylabel: str, series: list, fits: list = (),
                 refs: list = ()) -> list[str]:
     """Write ``<stem>.png`` and ``<stem>.pdf``; return their paths.
@@ -102,6 +121,15 @@ def loglog_plot(path_stem: Path, *, title: str, xlabel: str, ylabel: str, series
                     zorder=4)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        xs = np.concatenate([np.asarray(s["x"], float) for s in series]) if series else np.array([1.0])
+        ys = np.concatenate([np.asarray(s["y"], float) for s in series]
+                            + [np.asarray(s["lo"], float) for s in series if s.get("lo") is not None]
+                            + [np.asarray(s["hi"], float) for s in series if s.get("hi") is not None]) \
+            if series else np.array([1.0])
+        ys = ys[np.isfinite(ys) & (ys > 0)]
+        _thin_log_labels(ax.xaxis, float(xs.min()), float(xs.max()))
+        if ys.size:
+            _thin_log_labels(ax.yaxis, float(ys.min()), float(ys.max()))
         ax.set_xlabel(style.tex(xlabel))
         ax.set_ylabel(style.tex(ylabel))
         if title:

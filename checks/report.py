@@ -388,6 +388,17 @@ def _controls_xy(r: dict) -> tuple[int, int, list[str]]:
     return len(cs) - len(kept), len(cs), kept
 
 
+def _finding_text(f, html_out: bool) -> str:
+    """A recorded finding: its reason and where it is discussed (any other form in full)."""
+    if isinstance(f, dict) and "reason" in f:
+        rest = {k: v for k, v in f.items() if k not in ("reason", "where")}
+        out = fmt(f["reason"], html_out=html_out)
+        if f.get("where"):
+            out += f" (discussed in {fmt(f['where'], html_out=html_out)})"
+        return out + (f"; {_inline(rest, html_out)}" if rest else "")
+    return _inline(f, html_out)
+
+
 def _flag(r: dict) -> str:
     exp = r.get("expected")
     if exp and exp != r.get("verdict"):
@@ -580,7 +591,7 @@ def render_markdown(led: dict) -> str:
         md += ["", "## Recorded findings", "", "| id | verdict | recorded verdict | finding |", "|---|---|---|---|"]
         for r in found:
             md.append("| " + " | ".join(_md_cell(x) for x in (r["id"], r["verdict"], r.get("expected") or "–",
-                                                              _inline(r["finding"]))) + " |")
+                                                              _finding_text(r["finding"], False))) + " |")
     md += ["", "## Details", ""]
     for r in led["claims"]:
         md += [f"### {r['id']}", "",
@@ -592,7 +603,7 @@ def render_markdown(led: dict) -> str:
                 md.append(f"- {k}: {fmt(r[k])}")
         md += _md_stated(r)
         if r.get("finding"):
-            md.append(f"- recorded finding (verdict {r.get('expected') or '–'}): {_inline(r['finding'])}")
+            md.append(f"- recorded finding (verdict {r.get('expected') or '–'}): {_finding_text(r['finding'], False)}")
         if _tightness(r):
             md.append(f"- tightness: {_tightness(r).strip()} bound/measured > {LOOSE:g} is labelled loose")
         md += [f"- {line}" for line in _pep_lines(r, False)]
@@ -685,7 +696,7 @@ def render_html(led: dict, out: Path) -> str:
         for r in found:
             flag = f" <span class='flag'>({e(_flag(r))})</span>" if _flag(r) else ""
             parts.append(f"<tr><td><a href='#claim-{e(r['id'])}'>{e(r['id'])}</a></td><td>{_verdict_html(r['verdict'])}"
-                         f"{flag}</td><td>{e(str(r.get('expected') or '–'))}</td><td>{_html_value(r['finding'])}</td></tr>")
+                         f"{flag}</td><td>{e(str(r.get('expected') or '–'))}</td><td>{_finding_text(r['finding'], True)}</td></tr>")
         parts.append("</table>")
     parts.append("<h2 id='details'>Details</h2>")
     for r in led["claims"]:
@@ -713,7 +724,7 @@ def _html_details(r: dict, out: Path) -> str:
             p.append(f"<dt>{k}</dt><dd>{fmt(r[k], html_out=True)}</dd>")
     if r.get("finding"):
         p.append(f"<dt>recorded finding</dt><dd>verdict {e(str(r.get('expected') or '–'))}: "
-                 f"{_html_value(r['finding'])}</dd>")
+                 f"{_finding_text(r['finding'], True)}</dd>")
     if _tightness(r):
         loose = " <span class='loose'>loose</span>" if r.get("loose") else ""
         p.append(f"<dt>tightness</dt><dd>bound/measured {fmt(r['bound_over_measured'], html_out=True)}{loose} "

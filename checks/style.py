@@ -152,6 +152,11 @@ def tex(label: str) -> str:
                  lambda m: f"${m.group(1)}^{{{m.group(2)}{fraction(m.group(3))}}}$", out)
     for k in ("average ||grad f||", "||grad f||"):
         out = out.replace(k, QUANTITY_TEX[k])
+    parts = out.split("$")                     # outside math: Greek names as symbols, a true minus sign
+    for i in range(0, len(parts), 2):
+        t = _GREEK_RE.sub(lambda m: f"$\\{m.group(1)}$", parts[i])
+        parts[i] = re.sub(r"(?<![\w.])-(?=\d)", "\u2212", t)
+    out = "$".join(parts)
     return out if is_mathtext(out) else unicode_math(label)
 
 
