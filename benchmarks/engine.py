@@ -1,10 +1,26 @@
-r"""NumPy reference vs batched torch engine: time per iteration, throughput, speed-up, scaling.
+r"""NumPy reference vs batched torch engine: time per iteration, throughput, speed-up, scaling,
+and the machine's own ceilings (a roofline), measured in one run.
 
 Usage::
 
     python -m benchmarks.engine [--device cpu|cuda] [--quick] [--algorithms a,b,...]
                                 [--iters K] [--dtype float64|float32] [--threads T]
                                 [--out results.json]
+
+The run has three parts.
+
+1. **Ceilings** of this machine, now: the per-operator dispatch cost (a tiny ``torch.add`` into a
+   preallocated 1-element tensor, in a loop: the time of one operator that does no work) and
+   the memory bandwidth of a triad ``a = b + s*c`` on arrays far larger than the caches
+   (``torch.add(b, c, alpha=s, out=a)``: 24 bytes per element).
+2. **Small-d regime** (one torch thread): problem Q of the rate claims
+   (:func:`eftheory.problems.problem_q`, n = 4, d = 10), Top-2, ``ef21-mvr-norm`` and
+   ``ef21-sgdm-norm``, ``diagnostics="light"``, S = 1, 64, 1024 -- reference and engine time per
+   iteration, client-coordinates per second, the torch operators per iteration (counted by a
+   ``TorchDispatchMode``), the bytes those operators touch per iteration, and the engine's time
+   against its roofline bound ``max(ops x dispatch cost, bytes / bandwidth)``: the fraction is
+   bound / measured (1 = at the ceiling; the larger term names the ceiling that bounds it).
+3. **Large-d grid** (the table below), by default including n = 10, d = 10^4, S = 16.
 
 For every algorithm and every (n clients, d, S seeds) of the grid it times
 
@@ -42,14 +58,14 @@ import time
 
 import numpy as np
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import algorithms
 from eftheory.compressors import TopK
 from eftheory.problems import HeterogeneousSignProblem
 
 DEFAULT_ALGORITHMS = ("ef21-sgdm-norm", "ef21-hm-norm", "saef", "mvsm-v1")
-GRID = [(4, 1_000, 16), (10, 1_000, 16), (4, 10_000, 16), (10, 10_000, 16), (32, 10_000, 16),
-        (10, 10_000, 1)]
+GRID = [(4, 1_000, 16), (10, 1_000, 16), (10, 10_000, 16), (10, 10_000, 1)]
 QUICK_GRID = [(4, 1_000, 4), (10, 1_000, 4), (10, 4_000, 4)]
 #: iterations per timed run: enough that the per-run setup (work buffers, the final evaluation
 #: of f and grad f at every iterate) does not dominate the per-iteration figure
@@ -87,7 +103,9 @@ def _time(fn) -> float:
     return time.perf_counter() - t0
 
 
-def measure(name: str, n: int, d: int, S: int, iters: int, device: str, dtype: str) -> dict:
+def measure(name: str, n: int, d: int, S: int, iters: int, device: str, dtype: str, ceilings=None) -> dict:
+    """One row of the grid; ``ceilings`` = (dispatch s/op, bytes/s) adds the operator counts and the
+    roofline fraction of the full engine run."""
     problem, C, x0, kw = _setup(name, n, d)
 
     def reference():
@@ -105,10 +123,164 @@ def measure(name: str, n: int, d: int, S: int, iters: int, device: str, dtype: s
     t_eng = _time(engine) / iters
     t_light = _time(lambda: engine(diagnostics="light")) / iters
     work = S * n * d
-    return {"algorithm": name, "n": n, "d": d, "seeds": S, "iters": iters,
-            "ref_s_per_iter": t_ref, "eng_s_per_iter": t_eng, "eng_light_s_per_iter": t_light,
-            "ref_updates_per_s": work / t_ref, "eng_updates_per_s": work / t_eng,
-            "speedup": t_ref / t_eng, "speedup_light": t_ref / t_light}
+    row = {"algorithm": name, "n": n, "d": d, "seeds": S, "iters": iters,
+           "ref_s_per_iter": t_ref, "eng_s_per_iter": t_eng, "eng_light_s_per_iter": t_light,
+           "ref_updates_per_s": work / t_ref, "eng_updates_per_s": work / t_eng,
+           "speedup": t_ref / t_eng, "speedup_light": t_ref / t_light}
+    if ceilings is not None:
+        dispatch, bandwidth = ceilings
+        ops, nbytes = per_iteration_counts(lambda k: engine(k), 2, 4)
+        bandwidth = triad_bandwidth(work, dispatch=dispatch)      # at the size of the state tensors
+        bound = max(ops * dispatch, nbytes / bandwidth)
+        row.update(ops_per_iter=ops, bytes_per_iter=nbytes, bandwidth=bandwidth, bound_s_per_iter=bound,
+                   bound_kind="dispatch" if ops * dispatch >= nbytes / bandwidth else "memory",
+                   fraction_of_ceiling=bound / t_eng)
+    return row
+
+
+# --------------------------------------------------------------------------- ceilings and counts
+
+
+def dispatch_cost(reps: int = 20000) -> float:
+    """Seconds per call of a tiny ``torch.add`` into a preallocated tensor (median of 5 loops)."""
+    a = torch.ones(1, dtype=torch.float64)
+    out = torch.empty_like(a)
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            torch.add(a, a, out=out)
+        times.append((time.perf_counter() - t0) / reps)
+    return float(np.median(times))
+
+
+def triad_bandwidth(n: int = 1 << 24, reps: int | None = None, dispatch: float = 0.0) -> float:
+    """Bytes per second of ``a = b + s*c`` on float64 arrays of n elements (24 bytes per element;
+    best of ``reps`` calls, less the dispatch cost of the call). At n far above the caches this
+    is the DRAM bandwidth; at the size of an engine's tensors, the bandwidth its operators see."""
+    n = int(max(n, 1))
+    reps = reps or max(5, min(2000, (1 << 22) // n))
+    b = torch.rand(n, dtype=torch.float64)
+    c = torch.rand(n, dtype=torch.float64)
+    a = torch.empty_like(b)
+    torch.add(b, c, alpha=0.5, out=a)
+    best = math.inf
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        torch.add(b, c, alpha=0.5, out=a)
+        best = min(best, time.perf_counter() - t0)
+    return 24.0 * n / max(best - dispatch, 0.05 * best)
+
+
+class OpCounter(TorchDispatchMode):
+    """Counts the torch operators dispatched (and the bytes of their tensor operands)."""
+
+    def __init__(self):
+        super().__init__()
+        self.ops = 0
+        self.bytes = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        self.ops += 1
+        if func.overloadpacket not in _VIEWS:
+            seen = set()
+            for t in _tensors((args, kwargs or {}, out)):
+                if t.data_ptr() not in seen:
+                    seen.add(t.data_ptr())
+                    self.bytes += t.numel() * t.element_size()
+        return out
+
+
+_VIEWS = {torch.ops.aten.view, torch.ops.aten.select, torch.ops.aten.slice, torch.ops.aten.expand,
+          torch.ops.aten.unsqueeze, torch.ops.aten.squeeze, torch.ops.aten.as_strided,
+          torch.ops.aten.reshape, torch.ops.aten.permute, torch.ops.aten.t, torch.ops.aten.transpose,
+          torch.ops.aten._unsafe_view, torch.ops.aten.alias, torch.ops.aten.detach}
+
+
+def _tensors(obj):
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif isinstance(obj, (list, tuple)):
+        for o in obj:
+            yield from _tensors(o)
+    elif isinstance(obj, dict):
+        for o in obj.values():
+            yield from _tensors(o)
+
+
+def per_iteration_counts(run, k1: int, k2: int) -> tuple[float, float]:
+    """(operators, bytes) per iteration: the difference of two counted runs of k1 < k2 iterations."""
+    counts = []
+    for k in (k1, k2):
+        with OpCounter() as c:
+            run(k)
+        counts.append((c.ops, c.bytes))
+    return ((counts[1][0] - counts[0][0]) / (k2 - k1), (counts[1][1] - counts[0][1]) / (k2 - k1))
+
+
+SMALL_ALGORITHMS = ("ef21-mvr-norm", "ef21-sgdm-norm")
+SMALL_SEEDS = (1, 64, 1024)
+
+
+def _small_setup():
+    from eftheory.problems import problem_q
+
+    p = problem_q(seed=0)
+    x0 = np.asarray(p.x_star) + 3.0 * np.random.default_rng(10 ** 6).standard_normal(p.dim) / math.sqrt(p.dim)
+    kw = {"stepsize": lambda k: (2.0 / (k + 2.0)) ** 0.75, "momentum": lambda k: (2.0 / (k + 2.0)) ** 0.5}
+    return p, TopK(2), x0, kw
+
+
+def measure_small(name: str, S: int, iters: int, ref_iters: int, dispatch: float, bandwidth: float,
+                  device: str = "cpu") -> dict:
+    """One row of the small-d table (the caller sets one torch thread)."""
+    p, C, x0, kw = _small_setup()
+
+    def engine(k):
+        res = algorithms.run(name, p, C, x0, k, backend="torch", seeds=S, device=device,
+                             diagnostics="light", **kw)
+        if res.x.is_cuda:
+            torch.cuda.synchronize()
+
+    engine(3)
+    t_eng = min(_time(lambda: engine(iters)) for _ in range(3)) / iters
+    ref_seeds = 2
+    t_ref = _time(lambda: [algorithms.run(name, p, C, x0, ref_iters, seed=s, **kw)
+                           for s in range(ref_seeds)]) / (ref_iters * ref_seeds)   # per iteration and seed
+    ops, nbytes = per_iteration_counts(engine, 10, 30)
+    work = S * p.n_clients * p.dim
+    bandwidth = triad_bandwidth(work, dispatch=dispatch)          # at the size of the state tensors
+    bound_dispatch = ops * dispatch
+    bound_memory = nbytes / bandwidth
+    bound = max(bound_dispatch, bound_memory)
+    work = S * p.n_clients * p.dim
+    return {"algorithm": name, "n": p.n_clients, "d": p.dim, "seeds": S, "iters": iters,
+            "ref_s_per_iter_per_seed": t_ref, "ref_s_per_iter": t_ref * S, "eng_s_per_iter": t_eng,
+            "ref_updates_per_s": p.n_clients * p.dim / t_ref, "eng_updates_per_s": work / t_eng,
+            "speedup": t_ref * S / t_eng, "ops_per_iter": ops, "bytes_per_iter": nbytes,
+            "bandwidth": bandwidth, "bound_s_per_iter": bound,
+            "bound_kind": "dispatch" if bound_dispatch >= bound_memory else "memory",
+            "fraction_of_ceiling": bound / t_eng}
+
+
+def print_ceilings(dispatch: float, bandwidth: float) -> None:
+    print(f"# ceilings (measured now): dispatch {1e6 * dispatch:.2f} us per operator (tiny torch.add, "
+          f"{torch.get_num_threads()} thread(s)); triad a = b + s*c on 2^24 doubles (DRAM) {bandwidth / 1e9:.2f} GB/s; "
+          f"the tables' bounds use the triad bandwidth at the size of each run's (S, n, d) tensors (GB/s column)")
+
+
+def small_table(rows: list[dict]) -> None:
+    head = (f"{'algorithm':<16}{'S':>5}  {'ref us/it':>10}{'eng us/it':>10}{'speed-up':>9}  {'ref cc/s':>9}"
+            f"{'eng cc/s':>9}  {'ops/it':>7}{'kB/it':>8}{'GB/s':>6}  {'bound us':>9} {'by':<8}{'of ceiling':>10}")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(f"{r['algorithm']:<16}{r['seeds']:>5}  {1e6 * r['ref_s_per_iter']:>10.0f}{1e6 * r['eng_s_per_iter']:>10.1f}"
+              f"{r['speedup']:>8.1f}x  {r['ref_updates_per_s']:>9.3g}{r['eng_updates_per_s']:>9.3g}  "
+              f"{r['ops_per_iter']:>7.1f}{r['bytes_per_iter'] / 1e3:>8.1f}{r['bandwidth'] / 1e9:>6.1f}  "
+              f"{1e6 * r['bound_s_per_iter']:>9.1f} "
+              f"{r['bound_kind']:<8}{r['fraction_of_ceiling']:>10.2f}", flush=True)
 
 
 def scaling_exponent(rows: list[dict], key: str) -> float:
@@ -134,6 +306,7 @@ def main(argv=None) -> int:
                     help="torch intra-op threads (default: the free cores, CPUs minus the load average, "
                          "at least 1; on a machine shared with other jobs, more threads than free cores "
                          "slow torch down many-fold)")
+    ap.add_argument("--small", action="store_true", help="with --quick: still run the small-d part")
     ap.add_argument("--out", default=None, help="also write the rows as JSON to this file")
     args = ap.parse_args(argv)
 
@@ -155,6 +328,32 @@ def main(argv=None) -> int:
     iters = args.iters or (3 if args.quick else DEFAULT_ITERS)
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    started = time.perf_counter()
+    threads = torch.get_num_threads()
+    rows = []
+    if not args.quick or args.small:
+        torch.set_num_threads(1)
+        one = (dispatch_cost(), triad_bandwidth())
+        print(f"# small-d regime: problem Q (n=4, d=10), Top-2, diagnostics='light', one torch thread, "
+              f"device={args.device}; reference per iteration = per seed x S (seeds one after another); "
+              f"load average {load:.2f} at start")
+        print_ceilings(*one)
+        print("# cc/s: client-coordinates (S n d) per second; ops/it: torch operators per iteration; "
+              "kB/it: bytes of their operands; bound: max(ops x dispatch, bytes / bandwidth); "
+              "of ceiling: bound / engine time")
+        small = []
+        for name in SMALL_ALGORITHMS:
+            for S in SMALL_SEEDS:
+                k = 200 if S < 1024 else 40
+                small.append(measure_small(name, S, k, 100, *one, device=args.device))
+        small_table(small)
+        for r in small:
+            r["section"] = "small-d"
+        rows.extend(small)
+        torch.set_num_threads(threads)
+        print()
+    ceilings = (dispatch_cost(), triad_bandwidth())
+    print_ceilings(*ceilings)
     print(f"# engine benchmark: device={args.device} dtype={args.dtype} iters={iters} per run "
           f"(setup and the final f / grad_norm evaluation included) torch threads={torch.get_num_threads()} "
           f"({'given' if args.threads is not None else 'free cores'}) of {os.cpu_count()} CPUs, "
@@ -163,19 +362,20 @@ def main(argv=None) -> int:
           " engine 'full' records the same fields (like for like: the headline speed-up), engine"
           " 'light' only x, f, grad_norm and the accounting (its speed-up is against the full reference)")
     head = (f"{'algorithm':<16}{'n':>4}{'d':>7}{'S':>4}  {'ref ms/it':>10}{'full ms/it':>11}{'light ms/it':>12}"
-            f"  {'ref upd/s':>10}{'full upd/s':>11}  {'full vs full':>12}{'light vs full':>14}")
+            f"  {'ref upd/s':>10}{'full upd/s':>11}  {'full vs full':>12}{'light vs full':>14}"
+            f"  {'ops/it':>7}{'MB/it':>8}{'GB/s':>6} {'by':<8}{'of ceiling':>10}")
     print(head)
     print("-" * len(head))
-    rows = []
     for name in names:
         mine = []
         for n, d, S in grid:
-            r = measure(name, n, d, S, iters, args.device, args.dtype)
+            r = measure(name, n, d, S, iters, args.device, args.dtype, ceilings=ceilings)
             mine.append(r)
             print(f"{name:<16}{n:>4}{d:>7}{S:>4}  {1e3 * r['ref_s_per_iter']:>10.2f}{1e3 * r['eng_s_per_iter']:>11.2f}"
                   f"{1e3 * r['eng_light_s_per_iter']:>12.2f}  {r['ref_updates_per_s']:>10.3g}"
-                  f"{r['eng_updates_per_s']:>11.3g}  {r['speedup']:>11.1f}x{r['speedup_light']:>13.1f}x",
-                  flush=True)
+                  f"{r['eng_updates_per_s']:>11.3g}  {r['speedup']:>11.1f}x{r['speedup_light']:>13.1f}x"
+                  f"  {r['ops_per_iter']:>7.1f}{r['bytes_per_iter'] / 1e6:>8.2f}{r['bandwidth'] / 1e9:>6.1f} {r['bound_kind']:<8}"
+                  f"{r['fraction_of_ceiling']:>10.2f}", flush=True)
         b_ref = scaling_exponent(mine, "ref_s_per_iter")
         b_eng = scaling_exponent(mine, "eng_s_per_iter")
         print(f"{'':<16}scaling exponent of cost in n*d (log-log OLS, S={max(g[2] for g in grid)}): "
@@ -190,6 +390,7 @@ def main(argv=None) -> int:
         print(f"# speed-up at n=10, d=10^4, S=16, min over algorithms: full vs full {worst:.1f}x "
               f"(target >= 20x: {'met' if worst >= 20 else 'NOT met'}); light vs full {worst_light:.1f}x; "
               f"load average {os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan'):.2f} at end")
+    print(f"# whole benchmark {time.perf_counter() - started:.0f} s")
     if args.out:
         with open(args.out, "w") as fh:
             json.dump(rows, fh, indent=1)

@@ -23,6 +23,7 @@ Randomness has two sources, chosen by the ``draws`` option:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,8 +91,9 @@ def normalize(v: torch.Tensor, blocks=None) -> torch.Tensor:
     (the per-tensor convention). ``None``: one global norm.
     """
     if blocks is None:
+        # v / ||v||, and 0 where ||v|| = 0 (then v = 0 and v / 1 = 0: the same zeros, one pass fewer)
         nrm = torch.linalg.vector_norm(v, dim=-1, keepdim=True)
-        return torch.where(nrm > 0, v / torch.where(nrm > 0, nrm, torch.ones_like(nrm)), torch.zeros_like(v))
+        return torch.div(v, nrm.masked_fill_(nrm == 0, 1.0))
     return torch.cat([normalize(part) for part in torch.split(v, list(blocks), dim=-1)], dim=-1)
 
 
@@ -346,54 +348,71 @@ def check_finite(x: torch.Tensor, k: int, name: str = "x") -> None:
 #: steps between two reads of the non-finite flags on CUDA (each read is one host-device sync);
 #: on the CPU the flags are read after every step (reading them costs no sync there).
 CHECK_EVERY = 64
-#: the same on the CPU (1: after every step; a test sets it larger to exercise the deferred reads)
-CPU_CHECK_EVERY = 1
+#: the same on the CPU: a read there is no device sync, but it is a few tensor operations and a
+#: Python round trip per step, which dominate a small-d step; runs whose oracle calls user code
+#: (NumPy fallback, torch problems) read after every step, so that their errors cannot overtake
+#: an earlier finding
+CPU_CHECK_EVERY = 32
 
 
 class FiniteWatch:
     """Finds the first non-finite quantity of a batched run without a host sync per step.
 
-    ``watch(quantity, tensor, k)`` records, per run, the first step k at which ``tensor`` (leading
-    run axis S) held a NaN or inf: a few tensor operations on the device, no sync. ``watch.done(k)``
-    after step k reads the flags every ``every`` steps and at the last step; the first finding --
-    the smallest step, then the quantity watched first within that step, then the lowest run --
-    raises :class:`eftheory.validation.NonFiniteError` with that step, quantity, run and seed.
-    The location is exact whatever ``every`` is (the step is stored on the device when it
-    happens); a run only computes up to ``every - 1`` further steps on non-finite values before
-    it stops.
+    ``watch(quantity, tensor, k)`` computes, per run, whether ``tensor`` (leading run axis S) is
+    finite: two tensor operations on the device (max |t|), no sync. ``watch.done(k)`` closes step k (one
+    more operation) and, every ``every`` steps and at the last step, reads the flags of the steps
+    since the last read (one host read). The first finding -- the earliest step, then the quantity
+    watched first within it, then the lowest run -- raises
+    :class:`eftheory.validation.NonFiniteError` with that step, quantity, run and seed. The
+    location is exact whatever ``every`` is (the flags of every step are kept until read); a run
+    only computes up to ``every - 1`` further steps on non-finite values before it stops.
     """
 
     def __init__(self, env: "Env", iters: int, every: int | None = None):
         self.env, self.iters = env, int(iters)
         if every is None:
             every = CPU_CHECK_EVERY if env.device.type == "cpu" else CHECK_EVERY
+            if not getattr(getattr(env, "oracle", None), "builtin", True):
+                every = 1
         self.every = int(every)
-        self._none = self.iters + 1                  # "no finding yet"
-        self._first: dict[str, torch.Tensor] = {}    # quantity -> (S,) first bad step, in watch order
+        self._names: list[str] = []
+        self._ok: list[torch.Tensor] = []              # (S,) True where finite, this step
+        self._window: list = []                          # (step, names, (Q, S) max |t|)
+        self._dims: dict[int, tuple] = {}
 
     def __call__(self, quantity: str, t: torch.Tensor, k: int) -> None:
-        bad = ~torch.isfinite(t).reshape(t.shape[0], -1).all(dim=1)
-        first = self._first.get(quantity)
-        if first is None:
-            first = self._first[quantity] = torch.full((t.shape[0],), self._none, dtype=torch.int64,
-                                                       device=t.device)
-        first.masked_fill_(bad & (first == self._none), int(k))
+        if not (t.is_floating_point() or t.is_complex()):
+            return                                     # integer tensors are finite
+        # one reduction: max_j |t_j| per run is finite exactly when every t_j is (the maximum
+        # propagates NaN, an inf is its own maximum)
+        self._names.append(quantity)
+        dims = self._dims.get(t.dim())
+        if dims is None:
+            dims = self._dims[t.dim()] = tuple(range(1, t.dim()))
+        self._ok.append(torch.abs(t).amax(dim=dims) if dims else torch.abs(t))
 
     def done(self, k: int) -> None:
-        """After step k: read the flags when due (every ``every`` steps and at the last step)."""
+        """After step k: keep its flags; read the flags when due (every ``every`` steps, last step)."""
+        if self._ok:
+            self._window.append((int(k), self._names, torch.stack(self._ok)))   # (Q, S) max |t|
+            self._names, self._ok = [], []
         if (k + 1) % self.every == 0 or k + 1 >= self.iters:
             self.check()
 
     def check(self) -> None:
-        if not self._first:
+        if not self._window:
             return
-        names = list(self._first)
-        F = torch.stack([self._first[q] for q in names])          # (Q, S)
-        k = int(F.min())                                          # the one host read
-        if k >= self._none:
+        window, self._window = self._window, []
+        every = window[0][2] if len(window) == 1 else torch.cat([w[2] for w in window])
+        if bool(torch.isfinite(every).all()):                             # the one host read
             return
-        q, s = (int(i) for i in (F == k).nonzero()[0])            # quantity order, then run
-        raise NonFiniteError(names[q], k, run=s, seed=self.env.seed)
+        for k, names, m in window:
+            bad = ~torch.isfinite(m)
+            if bool(bad.any()):
+                q, s = (int(i) for i in bad.nonzero()[0])               # quantity order, then run
+                seeds = getattr(self.env, "run_seeds", None)
+                seed = seeds[s] if seeds is not None and s < len(seeds) else self.env.seed
+                raise NonFiniteError(names[q], k, run=s, seed=seed)
 
 
 #: per-step diagnostics with a d axis: kept only under record="all" (as in the reference)

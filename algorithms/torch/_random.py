@@ -57,6 +57,8 @@ _MASK = SEED_LIMIT - 1
 _PHI = 0x9E3779B97F4A7C15
 _M1 = 0xBF58476D1CE4E5B9
 _M2 = 0x94D049BB133111EB
+#: words per chunk of the integer passes (cache-sized temporaries)
+_CHUNK = 1 << 15
 
 
 def _signed(z: int) -> int:
@@ -133,8 +135,12 @@ class Stream:
     def S(self) -> int:
         return len(self._keys)
 
-    def _words(self, count: int, m: int) -> torch.Tensor:
-        """Words (S, count, m) of calls t .. t + count - 1, positions 0 .. m - 1; advances t."""
+    def _ints(self, count: int, m: int, shift: int, bits: int, dtype) -> torch.Tensor:
+        """floor(w / 2**shift) mod 2**bits of the words of calls t .. t + count - 1, positions
+        0 .. m - 1, as ``dtype`` (S, count, m) (exact: bits <= the mantissa); advances t.
+
+        Computed in chunks of about :data:`_CHUNK` words, so that the passes of the mixing
+        function run in the cache; the values do not depend on the chunking."""
         if m >= 1 << 32:
             raise ValueError(f"a draw must hold fewer than 2**32 numbers per run; got {m}")
         dev = self.owner.device
@@ -144,18 +150,28 @@ class Stream:
         T = torch.tensor([_signed(((self.t + c) << 32) * _PHI) for c in range(count)], dtype=torch.int64,
                          device=dev)
         self.t += count
-        z = torch.add(J, torch.add(self._key, T).unsqueeze(-1))     # (S, count, m)
-        return _mix_(z)
+        KT = torch.add(self._key, T).view(-1, 1)                      # (S * count, 1)
+        R = KT.shape[0]
+        out = torch.empty((R, m), dtype=dtype, device=dev)
+        rb = max(1, _CHUNK // m)
+        cb = min(m, _CHUNK)
+        mask = (1 << bits) - 1
+        for r0 in range(0, R, rb):
+            r1 = min(R, r0 + rb)
+            for c0 in range(0, m, cb):
+                c1 = min(m, c0 + cb)
+                z = _mix_(torch.add(J[c0:c1], KT[r0:r1]))
+                torch.bitwise_right_shift(z, shift, out=z).bitwise_and_(mask)
+                out[r0:r1, c0:c1].copy_(z)
+        return out.view(self.S, count, m)
 
     def uniform(self, shape, count: int = 1, dtype=torch.float64) -> torch.Tensor:
         """U[0, 1) numbers (S, count, *shape) of the next ``count`` calls."""
         shape = tuple(int(a) for a in shape)
-        w = self._words(count, math.prod(shape))
+        m = math.prod(shape)
         if dtype == torch.float32:
-            u = torch.bitwise_right_shift(w, 40, out=w).bitwise_and_((1 << 24) - 1).to(torch.float32)
-            return u.mul_(2.0 ** -24).view(self.S, count, *shape)
-        u = torch.bitwise_right_shift(w, 11, out=w).bitwise_and_((1 << 53) - 1).to(torch.float64)
-        u = u.mul_(2.0 ** -53).view(self.S, count, *shape)
+            return self._ints(count, m, 40, 24, torch.float32).mul_(2.0 ** -24).view(self.S, count, *shape)
+        u = self._ints(count, m, 11, 53, torch.float64).mul_(2.0 ** -53).view(self.S, count, *shape)
         return u if dtype == torch.float64 else u.to(dtype)
 
     def normal(self, shape, count: int = 1, dtype=torch.float64) -> torch.Tensor:
@@ -163,8 +179,7 @@ class Stream:
         shape = tuple(int(a) for a in shape)
         m = math.prod(shape)
         h = (m + 1) // 2
-        w = self._words(count, 2 * h)
-        u = torch.bitwise_right_shift(w, 11, out=w).bitwise_and_((1 << 53) - 1).to(torch.float64)
+        u = self._ints(count, 2 * h, 11, 53, torch.float64)
         a, b = u[..., :h], u[..., h:]                         # (S, count, h) each
         a.add_(1.0).mul_(2.0 ** -53)                          # in (0, 1]
         if a.device.type == "cpu":

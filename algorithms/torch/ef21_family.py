@@ -182,12 +182,13 @@ def ef21_engine(name, problem, compressor, x0, iters, *, stepsize, momentum, see
     init, record = options["init"], options["record_clients"]
 
     gammas = schedule_values(stepsize, iters)
+    gamma = gammas.tolist()                        # Python floats: no tensor conversion per step
     etas = schedule_values(momentum, iters) if momentum is not None else None
     up_bits = float(compressor.bits(d, options["bits"]))
     init_bits = {"gradient": 32.0 * d, "zero": 0.0}.get(init, up_bits)
     grad_calls = torch.ones(iters, dtype=torch.float64)
     grad_calls[1:] += extra_grads
-    hvp_calls = torch.zeros(iters, dtype=torch.float64)
+    hvp_calls = [0.0] * iters
 
     rec = Recorder(env, iters)
     watch = FiniteWatch(env, iters)
@@ -235,7 +236,7 @@ def ef21_engine(name, problem, compressor, x0, iters, *, stepsize, momentum, see
         v = update(ctx)
         if v is not G:
             watch("estimator v_i", v, k)
-        hvp_calls[k] = ctx.hvp_calls
+        hvp_calls[k] = float(ctx.hvp_calls)
         # compression against the memories; the server mirror
         g_prev = g
         c, idx, vals = _message(env, compressor, v, g_i, tmp)
@@ -267,14 +268,14 @@ def ef21_engine(name, problem, compressor, x0, iters, *, stepsize, momentum, see
         # server step
         mirror = g_prev if step_uses_previous_mirror else g
         direction = normalize(mirror, blocks if blocks is not None else None) if normalized else mirror
-        x_prev, x = x, x - gammas[k] * direction
+        x_prev, x = x, x - gamma[k] * direction
         watch("iterate x", x, k)
         watch.done(k)
         rec.point(k + 1, x)
 
     return rec.result(
         stepsize=gammas, momentum=etas, bits_up=[up_bits] * iters, bits_down=[0.0] * iters,
-        grad_calls=grad_calls.numpy(), hvp_calls=hvp_calls.numpy(), init_bits_up=init_bits,
+        grad_calls=grad_calls.numpy(), hvp_calls=hvp_calls, init_bits_up=init_bits,
         config={"name": name, "seed": seed, "options": dict(options), "stepsize": stepsize.label,
                 "momentum": None if momentum is None else momentum.label,
                 "compressor": repr(compressor), "estimator": estimator, "normalized": normalized,

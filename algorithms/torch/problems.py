@@ -116,6 +116,9 @@ class BatchedOracle:
 
     n: int
     d: int
+    #: False for oracles that call user code per evaluation (the engine then reads its finiteness
+    #: flags after every step)
+    builtin: bool = True
 
     def __init__(self, n: int, d: int, device, dtype):
         self.n, self.d, self.device, self.dtype = int(n), int(d), device, dtype
@@ -168,10 +171,12 @@ class BatchedOracle:
 class NumpyFallbackOracle(BatchedOracle):
     """Any NumPy protocol problem, one call per (run, client).
 
-    Normal runs draw with S NumPy generators seeded ``(seed, s)``; replayed runs pass the
+    Normal runs draw with one NumPy generator per run and call, seeded from the run's stream; replayed runs pass the
     recorded draws through. Correct for every protocol problem; its cost grows with S*n Python
     calls per oracle call, so prefer a built-in or a :class:`TorchProblem` for speed.
     """
+
+    builtin = False
 
     def __init__(self, problem, device, dtype, seed: int = 0):
         super().__init__(problem.n_clients, problem.dim, device, dtype)
@@ -328,6 +333,8 @@ def _row(xi, b):
 
 class TorchProblemOracle(BatchedOracle):
     """The batched oracle of a :class:`TorchProblem` (autograd / ``torch.func``)."""
+
+    builtin = False
 
     def __init__(self, problem: TorchProblem, device, dtype, seed: int = 0):
         super().__init__(problem.n_clients, problem.dim, device, dtype)
@@ -568,11 +575,16 @@ class QuadraticOracle(BatchedOracle):
         self.A_mean, self.b_mean = self.t(p.A_mean), self.t(p.b_mean)
         self.rho, self.zs, self.es = float(p.rho), float(p.zeta_std), float(p.eps_std)
         self.A_cat = self.A.permute(1, 0, 2).reshape(self.d, self.n * self.d).contiguous()   # [A_1 ... A_n]
+        self._A_cat_batch: dict[int, torch.Tensor] = {}
 
     def _times_A(self, x):
         """x_i^T A_i for every run and client: x common (S, 1, d) or per client (S, n, d)."""
-        if x.shape[1] == 1:
-            return _rows_times(x[:, 0], self.A_cat).reshape(x.shape[0], self.n, self.d)
+        if x.shape[1] == 1:                          # one 1 x d product per run (batch-invariant)
+            S = x.shape[0]
+            M = self._A_cat_batch.get(S)
+            if M is None:
+                M = self._A_cat_batch[S] = self.A_cat.expand(S, self.d, self.n * self.d)
+            return torch.bmm(x, M).view(S, self.n, self.d)
         return _per_client_times(x, self.A)
 
     def sample(self, generator, S):
@@ -586,11 +598,11 @@ class QuadraticOracle(BatchedOracle):
         return z.mul_(scale[:, None])
 
     def grad(self, x, xi):
-        g = self._times_A(x) - self.b
+        g = self._times_A(x).sub_(self.b)           # a fresh tensor: updated in place
         if self.rho:
-            g = g + self.rho * x ** 3
+            g.add_(self.rho * x ** 3)
         if xi is not None:
-            g = g + xi[:, :, 0] * x - xi[:, :, 1]
+            g.add_(xi[:, :, 0] * x).sub_(xi[:, :, 1])
         return g
 
     def hvp(self, x, v, xi):
