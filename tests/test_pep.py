@@ -265,13 +265,18 @@ def test_ef21_theorem_longer_horizons(alpha):
 def test_ledger_keys():
     from checks.claims_bounds import PEP_HORIZON_EF21, _pep_ef21, _pep_norm
 
-    out = _pep_ef21([("poly", 1, 0.25, pep.ef21_theory_gamma(0.25), 2.0, 0.5, 0.01),
-                     ("many", 20, 0.1, 0.05, 1.0, 0.0, 0.01)])
+    out = _pep_ef21([("poly", 1, 3.0, 0.25, pep.ef21_theory_gamma(0.25) / 3.0, 2.0, 0.5, 0.01),
+                     ("many", 20, 1.0, 0.1, 0.05, 1.0, 0.0, 0.01),
+                     ("half step", 1, 1.0, 0.25, pep.ef21_theory_gamma(0.25) / 2, 2.0, 0.5, 0.01)])
     assert out["pep_horizon"] == PEP_HORIZON_EF21
     assert "pep_not_expressible" in out["pep_per_run"]["many"]
     r = out["pep_per_run"]["poly"]
     assert r["bound_over_pep"] * r["pep_over_measured"] == pytest.approx(r["bound_over_measured"])
-    assert out["bound_over_pep"] == pytest.approx(1.7537, rel=1e-3)
+    assert out["bound_over_pep"] == pytest.approx(1.7537, rel=1e-3)       # the table's value at L = 3 (scale-free)
+    # another stepsize is solved, not read from the table
+    half = out["pep_per_run"]["half step"]
+    assert half["bound_over_pep"] == pytest.approx(
+        1 / (10 * pep.ef21_worst_case(0.25, 10, gamma=pep.ef21_theory_gamma(0.25) / 2, init="zero").value))
     n = _pep_norm([("K=5", 0.5, 3.0, 0.1)], 2.0)
     assert n["bound_over_pep"] == pytest.approx(n["pep_per_run"]["K=5"]["bound"] / n["worst_case_over_class"])
 
@@ -280,6 +285,6 @@ def test_ledger_without_the_extra(monkeypatch):
     from checks.claims_bounds import _pep_ef21, _pep_norm
 
     monkeypatch.setitem(sys.modules, "PEPit", None)
-    out = _pep_ef21([("poly", 1, 0.25, 0.13, 2.0, 0.5, 0.01)])
+    out = _pep_ef21([("poly", 1, 1.0, 0.25, 0.13, 2.0, 0.5, 0.01)])
     assert set(out) == {"pep_not_available"} and ".[pep]" in out["pep_not_available"]
     assert set(_pep_norm([("Top-1", 0.5, 3.0, 0.1)], 2.0)) == {"pep_not_available"}
