@@ -4,9 +4,10 @@ For n ranks in {2, 4, 8} and d in {10^3, 10^5, 10^6}, one message exchange per i
 
 * ``dense``  -- ``all_reduce`` of the float32 d-vector (what DDP does by default);
 * ``top1%``  -- Top-K with k = d/100: selection (the engine's kernel) + ``all_gather`` of
-  (int32 indices, float32 values) + rebuilding the (n, d) messages
+  (int32 indices, float32 values) + their sum
   (:class:`algorithms.torch.distributed.WireAggregate`, the runner's exchange);
-* ``sign``   -- signs packed 8 per byte + the zero flag + ``all_gather`` + unpacking the votes.
+* ``sign``   -- signs packed 8 per byte + the zero flag + ``all_gather`` + the vote counted from
+  the packed bits.
 
 Two byte counts per rank and iteration: ``payload`` (the bytes of the tensors a rank hands to the
 collective) and ``wire`` (the growth of the loopback interface's transmit counter in
@@ -73,11 +74,11 @@ def _worker(rank, n, port, dims, reps, skip, out):
 
         def topk():
             c, idx, vals = compress_sparse(C, v.unsqueeze(0))
-            agg.messages(c, idx, vals, C)
+            agg.message_sum(c, idx, vals, C)
             return C.k * (4 + 4)
 
         def sign():
-            agg.signs(torch.sign(v))
+            agg.vote(torch.sign(v))
             return _pack(v > 0).numel() + 1
 
         for name, fn in zip(METHODS, (dense, topk, sign)):

@@ -4,11 +4,13 @@ Rank i is client i. It evaluates only its own oracle (``problem.grad_i(i, ...)``
 own client's randomness, and runs the engine's batched step of the method's card
 (:mod:`algorithms.torch.optim._steps`, the step the ``torch.optim`` optimizers run) on (1, 1, d)
 tensors: its client is the engine's client axis with n = 1 locally. What crosses clients goes over
-the wire as compressed payloads and is rebuilt into the engine's (1, n, d) message tensor, so the
-server arithmetic is the engine's operation by operation.
+the wire as compressed payloads and is reduced over all ranks as the engine reduces its client
+axis (the sum of the messages, the mean, the vote), so the server arithmetic is the engine's up to
+the order of the sum over clients (the parity tests: 1e-12 in float64).
 
 **The server step is replicated on every rank**: each rank receives every client's message
-(``all_gather``), updates the same server state (EF21's mirror :math:`g`, EF's server error, the
+(``all_gather``; dense vectors by ``all_reduce``), reduces them as the engine does over its
+client axis (sum, mean, vote; never an (n, d) tensor), updates the same server state (EF21's mirror :math:`g`, EF's server error, the
 vote) and takes the same step; no rank is a parameter server. The server's own randomness (a
 random server compressor, MVSM v2's :math:`S_1`, MVSM's ``shared_draw``) comes from one server
 stream every rank draws identically. The downlink -- the server's message to the clients -- is
@@ -23,7 +25,7 @@ message                     on the wire
 Top-K / Rand-K / scaled     (indices int32, values) through ``all_gather``; bits = 32 per value
 Rand-K                      (+ the compressor's index bits with ``bits="values+indices"``)
 sign / stochastic sign      the signs packed 8 per byte (``uint8``); the vote is counted from the
-                            packed bits; bits = d
+                            packed bits (per coordinate, set bits over ranks); bits = d
 scaled sign                 packed signs + one scale; bits = d + 32
 anything else, dense        the full vector; bits = 32 d
 ==========================  ==============================================================
@@ -239,6 +241,15 @@ def _unpack(packed: torch.Tensor, d: int) -> torch.Tensor:
     return bits.reshape(*packed.shape[:-1], -1)[..., :d].bool()
 
 
+_BYTE_BITS = ((torch.arange(256)[:, None] >> torch.arange(8)) & 1).to(torch.int8)    # (256, 8)
+
+
+def _count(packed: torch.Tensor, d: int) -> torch.Tensor:
+    """Per coordinate, how many of the rows of ``packed`` (n, B) have the bit set: (d,) int32."""
+    table = _BYTE_BITS.to(packed.device)
+    return table[packed.long()].sum(dim=0, dtype=torch.int32).reshape(-1)[:d]
+
+
 def _kind(compressor) -> str:
     from eftheory.compressors import RandK, ScaledRandK, ScaledSign, Sign, TopK, UnbiasedSign
 
@@ -303,14 +314,20 @@ class WireAggregate:
         self._call(self.dist.broadcast, t, src=0)
         return t
 
-    # -- uplink --------------------------------------------------------------------------------
-    def dense(self, t):
-        """All clients' (1, 1, d) tensors as (1, n, d), sent densely (32 d bits each)."""
-        got = self._gather(t.reshape(-1))
-        self.meter.add("up", 32.0 * self.d, [t])
-        return got.reshape(1, self.n, self.d)
+    # -- uplink: the four reductions of LocalAggregate over all ranks -----------------------------
+    def mean(self, t):
+        """(1, d) mean over all clients of their dense (1, 1, d) tensors (32 d bits each)."""
+        own = t.reshape(-1)
+        total = own.clone()
+        self._call(self.dist.all_reduce, total, op=self.dist.ReduceOp.SUM)
+        self.meter.add("up", 32.0 * self.d, [own])
+        return (total / self.n).reshape(1, self.d)
 
-    def messages(self, c, idx=None, vals=None, compressor=None):
+    def message_mean(self, c, idx=None, vals=None, compressor=None):
+        return self.message_sum(c, idx, vals, compressor).reshape(1, self.d) / self.n
+
+    def message_sum(self, c, idx=None, vals=None, compressor=None):
+        """(1, 1, d) sum of every client's message, from the compressed payloads."""
         kind = _kind(compressor)
         c = c.reshape(1, self.d)
         if kind == "sparse":
@@ -324,41 +341,52 @@ class WireAggregate:
             V = self._gather(vals)                             # (n, k)
             bits = 32.0 * k + (compressor._index_bits(self.d) if self.convention == "values+indices" else 0)
             self.meter.add("up", bits, [idx32, vals])
-            out = torch.zeros((self.n, self.d), device=self.device, dtype=self.dtype)
-            return out.scatter_(1, I, V).unsqueeze(0)
+            out = torch.zeros(self.d, device=self.device, dtype=self.dtype)
+            for j in range(self.n):                            # rank order; no index twice per call
+                out.index_add_(0, I[j], V[j])
+            return out.reshape(1, 1, self.d)
         if kind in ("sign", "scaled_sign"):
-            return self._sign_gather(c[0], scaled=kind == "scaled_sign").unsqueeze(0)
-        got = self._gather(c.reshape(-1))
-        self.meter.add("up", 32.0 * self.d, [c])
-        return got.reshape(1, self.n, self.d)
+            P, Z, S = self._sign_gather(c[0], scaled=kind == "scaled_sign")
+            out = torch.zeros(self.d, device=self.device, dtype=self.dtype)
+            for j in range(self.n):
+                m = torch.where(_unpack(P[j], self.d), 1.0, -1.0).to(self.dtype)
+                if Z is not None:
+                    m = m * _unpack(Z[j], self.d).to(self.dtype)
+                out.add_(m * S[j] if S is not None else m)
+            return out.reshape(1, 1, self.d)
+        own = c.reshape(-1)
+        total = own.clone()
+        self._call(self.dist.all_reduce, total, op=self.dist.ReduceOp.SUM)
+        self.meter.add("up", 32.0 * self.d, [own])
+        return total.reshape(1, 1, self.d)
 
-    def signs(self, msgs, zero: float = 0.0):
-        """Sign messages (entries in {-1, 0, +1}) as packed bits; (1, n, d) back."""
-        return self._sign_gather(msgs.reshape(-1), scaled=False).unsqueeze(0)
+    def vote(self, msgs):
+        """(1, d) sum of the sign messages, counted from the packed bits of every rank."""
+        P, Z, _ = self._sign_gather(msgs.reshape(-1), scaled=False)
+        pos = _count(P, self.d)
+        nonzero = _count(Z, self.d) if Z is not None else self.n
+        return (2 * pos - nonzero).to(self.dtype).reshape(1, self.d)
 
-    def _sign_gather(self, m: torch.Tensor, *, scaled: bool) -> torch.Tensor:
+    def _sign_gather(self, m: torch.Tensor, *, scaled: bool):
+        """Packed signs (n, B), the packed nonzero masks (n, B) or None, the scales (n,) or None."""
         d = self.d
         pos = _pack(m > 0)
-        zeros_here = bool((m == 0).any())
-        control = 8.0
-        has_zeros = self._any(zeros_here)
-        P = self._gather(pos)                                  # (n, B)
-        sent = [pos]
-        bits = float(d)
+        has_zeros = self._any(bool((m == 0).any()))
+        P = self._gather(pos)
+        sent, bits, control = [pos], float(d), 8.0
+        S = Z = None
         if scaled:
             scale = m.abs().max().reshape(1).to(self.dtype)
-            S = self._gather(scale)                            # (n, 1)
+            S = self._gather(scale).reshape(-1)
             sent.append(scale)
             bits += 32.0
-        sign = torch.where(_unpack(P, d), 1.0, -1.0).to(self.dtype)    # (n, d)
         if has_zeros:
             nz = _pack(m != 0)
             Z = self._gather(nz)
             sent.append(nz)
             control += d
-            sign = sign * _unpack(Z, d).to(self.dtype)
         self.meter.add("up", bits, sent, control=control)
-        return sign * S if scaled else sign
+        return P, Z, S
 
     # -- downlink: rank 0 broadcasts the server's message, every rank checks its replica ------
     def downlink(self, t, compressor=None, signs: bool = False):

@@ -80,6 +80,24 @@ class CardOptimizer(Optimizer):
             (``purpose`` is ``"compress"`` or ``"aux"``), to replay given draws.
         **options: the method's options, named and defaulted as on its card (``algorithms.run``'s
             vocabulary, e.g. ``init``, ``normalize_scope``, ``rhm_same_sample``, ``econtrol_eta``).
+
+    Example (three clients, each with its own data shard; the closure returns client i's loss
+    and does not call ``backward()``)::
+
+        import torch
+        from algorithms.torch.optim import EF21Norm
+        from eftheory.compressors import TopK
+
+        model = torch.nn.Linear(5, 1)
+        shards = [(torch.randn(16, 5), torch.randn(16, 1)) for _ in range(3)]
+        opt = EF21Norm(model.parameters(), stepsize=0.05, n_clients=3, compressor=TopK(2))
+
+        def closure(i, fresh):
+            X, y = shards[i]
+            return torch.nn.functional.mse_loss(model(X), y)
+
+        for k in range(100):
+            opt.step(closure)
     """
 
     card_name = ""

@@ -137,20 +137,30 @@ class ClientEnv:
 
 
 class LocalAggregate:
-    """Every client lives in this process: the messages of all clients are the tensor itself."""
+    """Every client lives in this process: the engine's reductions over the client axis.
+
+    The distributed runner's aggregate has the same four reductions over *all* ranks' clients,
+    computed from the payloads it exchanges.
+    """
 
     def __init__(self, n: int):
         self.n = int(n)
 
-    def messages(self, c, idx=None, vals=None, compressor=None):
-        """(1, n, d) messages of all clients from this process's (1, n_local, d) messages."""
-        return c
+    def mean(self, t):
+        """(1, d) mean over all clients of a dense (1, n, d) tensor."""
+        return t.mean(dim=1)
 
-    def dense(self, t):
-        return t
+    def message_sum(self, c, idx=None, vals=None, compressor=None):
+        """(1, 1, d) sum over all clients of the messages c (1, n, d)."""
+        return c.sum(dim=1, keepdim=True)
 
-    def signs(self, msgs, zero: float = 0.0):
-        return msgs
+    def message_mean(self, c, idx=None, vals=None, compressor=None):
+        """(1, d) mean over all clients of the messages c (1, n, d)."""
+        return c.mean(dim=1)
+
+    def vote(self, msgs):
+        """(1, d) sum of the clients' sign messages (entries in {-1, 0, 1})."""
+        return msgs.sum(dim=1)
 
     def downlink(self, t, compressor=None, signs: bool = False):
         """The server's broadcast (1, d): here every client already holds it."""
@@ -180,11 +190,11 @@ def ef21_step(env, card, st: dict, x: torch.Tensor, k: int, *, gamma, eta, compr
         init = options["init"]
         if init == "gradient":
             g_i = G.clone()
-            g = agg.dense(g_i).mean(dim=1)
+            g = agg.mean(g_i)
         elif init == "compressed":
             g_i, idx0, vals0 = env.compress_sparse(compressor, G)
             g_i = g_i.clone()
-            g = agg.messages(g_i, idx0, vals0, compressor).mean(dim=1)
+            g = agg.message_mean(g_i, idx0, vals0, compressor)
         else:
             g_i = torch.zeros_like(G)
             g = torch.zeros_like(x)                    # the mean of zero memories: nothing is sent
@@ -204,7 +214,8 @@ def ef21_step(env, card, st: dict, x: torch.Tensor, k: int, *, gamma, eta, compr
         g_i.scatter_add_(-1, idx, vals)
     else:
         g_i.add_(c)
-    g_new = _mirror_update(g, agg.messages(c, idx, vals, compressor), agg.n, g_i, k)
+    # the engine's mirror update on the sum of all clients' messages, (1, 1, d)
+    g_new = _mirror_update(g, agg.message_sum(c, idx, vals, compressor), agg.n, g_i, k)
     mirror = g if options.get("econtrol_step_uses", "h_next") == "h_prev" else g_new
     watch("mirror g", g_new, k)
     direction = normalize(mirror, blocks) if card.normalized else mirror
@@ -232,7 +243,7 @@ def local_ef_step(env, card, st: dict, x: torch.Tensor, t: int, *, eta, compress
     e_loc = st["e_loc"]
     st["averaged"] = 0.0
     if average and (t + 1) % options["p"] == 0:
-        e_loc = agg.dense(e_loc).mean(dim=1, keepdim=True).expand(1, n, d).clone()
+        e_loc = agg.mean(e_loc).unsqueeze(1).expand(1, n, d).clone()
         st["averaged"] = 1.0
     xi = env.sample()
     y = _evaluation_point(env, x, e_loc, card.step_ahead)
@@ -241,9 +252,9 @@ def local_ef_step(env, card, st: dict, x: torch.Tensor, t: int, *, eta, compress
     m = _momentum_step(st["m"], g, options["mu"])
     delta_k = torch.mul(m, eta).add_(e_loc)
     c_loc, idx, vals = env.compress_sparse(compressor, delta_k)
-    msgs = agg.messages(c_loc, idx, vals, compressor)
+    mean_msg = agg.message_mean(c_loc, idx, vals, compressor)
     e_new = _local_error(delta_k, c_loc, idx, vals)
-    delta = st["e_srv"] + msgs.mean(dim=1)
+    delta = st["e_srv"] + mean_msg
     if options["double_way"]:
         c = (server or env).compress(compressor, delta)
         st["e_srv"] = delta - c
@@ -284,7 +295,7 @@ def sign_step(env, card, st: dict, x: torch.Tensor, k: int, *, gamma, beta, conv
     g = env.grad(x, env.sample())
     watch("gradient grad_i", g, k)
     if centralized:
-        g = agg.dense(g).mean(dim=1, keepdim=True)
+        g = agg.mean(g).unsqueeze(1)
     if "v" not in st:
         st["v"] = torch.zeros(g.shape, device=env.device, dtype=env.dtype)
     v = st["v"]
@@ -317,7 +328,7 @@ def sign_step(env, card, st: dict, x: torch.Tensor, k: int, *, gamma, beta, conv
                 msgs = _compress(conv["S_up"], v, u=u)
             else:
                 msgs = env.compress(conv["S_up"], v)
-        total = agg.signs(msgs, conv["zero"]).sum(dim=1)
+        total = agg.vote(msgs)
         if card.downlink == "sign":
             s = _majority_vote(total, agg.n, conv["ties"])
         else:

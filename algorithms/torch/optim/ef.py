@@ -4,7 +4,7 @@ Paper: Xu, Huo, Huang [002], Algorithm 1, EF branch (the baseline of the paper):
 worker evaluates its gradient at the common model :math:`x_t`. Exact identity:
 :math:`\tilde x_{t+1} = \tilde x_t - \frac{\eta_t}{n}\sum_k m_{t+1}^{(k)}` with
 :math:`\tilde x_t = x_t - (e_t + \bar e_t)` (002 eq. (3); claim ``S002-AUX``). The update is
-written out in :mod:`algorithms.torch.optim._ef_saef`. Registered reference: ``"ef"``.
+the engine's (:mod:`algorithms.torch.local_ef`, run by :mod:`algorithms.torch.optim._steps`). Registered reference: ``"ef"``.
 
 Notes: error averaging is off by default (``error_averaging=True`` with a finite ``p`` turns it
 on, as 002 Fig. 3 does for EF); ``double_way=False`` broadcasts :math:`\Delta_{t+1}` densely.

@@ -4,7 +4,7 @@ Paper: Xu, Huo, Huang [002], Algorithm 1, SAEF branch: worker k steps ahead by i
 :math:`x_{t+1/2}^{(k)} = x_t - e_t^{(k)}`, evaluates its gradient there, and every p iterations
 the local errors are replaced by their mean. Guarantees: Theorems 1-3 and Corollaries 2-3
 (:math:`O(1/\sqrt{nT})` with :math:`\eta \propto \sqrt{n/T}`, p = inf); claims ``S002-T1`` ...
-``S002-C3``. The update is written out in :mod:`algorithms.torch.optim._ef_saef`. Registered
+``S002-C3``. The update is the engine's (:mod:`algorithms.torch.local_ef`, run by :mod:`algorithms.torch.optim._steps`). Registered
 reference: ``"saef"``.
 
 Closure protocol: worker k's single evaluation per step happens with the parameters at
