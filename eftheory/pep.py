@@ -207,7 +207,9 @@ def ef21_worst_case(alpha: float, T: int, *, L=1.0, L_f=None, gamma=None, init: 
     ``bound / PEP = 1 / (T * value)`` and for an instance with numerator N the class worst case is
     ``value * N``. ``metric``: ``"average"`` :math:`\frac1T\sum_{t<T}\|\nabla f(x^t)\|^2` (the
     theorem's quantity) or ``"min"`` (min over t < T). ``lower_level="visited"`` replaces the
-    :math:`f_*` constraint by the weak :math:`f_*\le f(x^t)` (for comparison only: badly loose).
+    :math:`f_*` constraint by the weak :math:`f_*\le f(x^t)` (for comparison only: badly loose);
+    ``"probes"`` adds the points :math:`y=x-\nabla f(x)/L_f` with their own interpolation and
+    :math:`f_*` constraints (a tighter relaxation, about twice the size, to test the default's slack).
     """
     PEPit, SmoothFunction, _ = require_pepit()
     from PEPit import Expression, Point
@@ -217,7 +219,7 @@ def ef21_worst_case(alpha: float, T: int, *, L=1.0, L_f=None, gamma=None, init: 
     Ls = _Ls(L)
     init = check_choice("init", init, INITS)
     metric = check_choice("metric", metric, ("average", "min"))
-    lower_level = check_choice("lower_level", lower_level, ("smooth", "visited"))
+    lower_level = check_choice("lower_level", lower_level, ("smooth", "visited", "probes"))
     L_f = sum(Ls) / len(Ls) if L_f is None else check_real("L_f", L_f, low=0.0, low_open=True)
     gamma = ef21_theory_gamma(a, Ls, L_f) if gamma is None else check_real("gamma", gamma, low=0.0, low_open=True)
     wF, wG = ef21_bound_units(a, gamma) if weights is None else weights
@@ -232,11 +234,14 @@ def ef21_worst_case(alpha: float, T: int, *, L=1.0, L_f=None, gamma=None, init: 
         grads, vals = zip(*(fi.oracle(point) for fi in fs))
         return list(grads), sum(grads[1:], grads[0]) / n, sum(vals[1:], vals[0]) / n
 
-    def lower(grad, fval):
-        problem.add_constraint(f_star <= (fval - grad ** 2 / (2 * L_f) if lower_level == "smooth" else fval))
+    def lower(grad, fval, point):
+        problem.add_constraint(f_star <= (fval - grad ** 2 / (2 * L_f) if lower_level != "visited" else fval))
+        if lower_level == "probes":          # the point the descent lemma reaches, with its own constraints
+            _, g_y, f_y = oracle(point - grad / L_f)
+            problem.add_constraint(f_star <= f_y - g_y ** 2 / (2 * L_f))
 
     grads_i, grad, fval = oracle(x)
-    lower(grad, fval)
+    lower(grad, fval, x)
     f0 = fval
     if init == "gradient":
         g_i = list(grads_i)
@@ -256,7 +261,7 @@ def ef21_worst_case(alpha: float, T: int, *, L=1.0, L_f=None, gamma=None, init: 
         g = sum(g_i[1:], g_i[0]) / n
         x = x - gamma * g
         grads_i, grad, fval = oracle(x)
-        lower(grad, fval)
+        lower(grad, fval, x)
         if t < T - 1:
             sq.append(grad ** 2)
             g_i = [gm + _contraction(problem, Point, gi - gm, a) for gm, gi in zip(g_i, grads_i)]
@@ -432,7 +437,7 @@ def ef14_worst_case(alpha: float, T: int, *, gamma: float, L: float = 1.0, metri
 
 
 def saef_worst_case(delta: float, T: int, *, eta: float, M2: float, L: float = 1.0,
-                    double_way: bool = True) -> PEPResult:
+                    double_way: bool = True, probes: bool = False) -> PEPResult:
     r"""Worst case of step-ahead error feedback (002, Algorithm 1 with n = 1, mu = 0, p = inf,
     exact gradients) over the L-smooth class with :math:`\|\nabla f\|^2\le M^2` at every iterate
     and evaluation point (002's A3 as the ledger checks it).
@@ -446,6 +451,8 @@ def saef_worst_case(delta: float, T: int, *, eta: float, M2: float, L: float = 1
     Normalisation :math:`f(x_0)-f_*\le1`, :math:`f_*` as in :func:`ef21_worst_case`; metric
     :math:`\min_{t<T}\|\nabla f(x_t)\|^2` (Theorem 2's quantity with :math:`\sigma=0`).
     Randomized compressors and stochastic gradients (the ledger's S002 setting) are not covered.
+    ``probes`` adds the points :math:`x-\nabla f(x)/L` of every visited point with their own
+    constraints (a tighter relaxation of :math:`f_*`).
     """
     PEPit, SmoothFunction, _ = require_pepit()
     from PEPit import Expression, Point
@@ -461,16 +468,22 @@ def saef_worst_case(delta: float, T: int, *, eta: float, M2: float, L: float = 1
     x = problem.set_initial_point()
     e1 = e = None
     f0 = None
+    def lower(g, fv, point):
+        problem.add_constraint(f_star <= fv - g ** 2 / (2 * L))
+        if probes:
+            g_y, f_y = f.oracle(point - g / L)
+            problem.add_constraint(f_star <= f_y - g_y ** 2 / (2 * L))
+
     for t in range(T):
         grad, fx = f.oracle(x)
         if f0 is None:
             f0 = fx
-        problem.add_constraint(f_star <= fx - grad ** 2 / (2 * L))
+        lower(grad, fx, x)
         problem.add_constraint(grad ** 2 <= M2)
         problem.set_performance_metric(grad ** 2)
         x_half = x if e1 is None else x - e1
         gh, fh = f.oracle(x_half)
-        problem.add_constraint(f_star <= fh - gh ** 2 / (2 * L))
+        lower(gh, fh, x_half)
         problem.add_constraint(gh ** 2 <= M2)
         d1 = eta * gh if e1 is None else e1 + eta * gh
         c1 = _contraction(problem, Point, d1, dl)
@@ -484,7 +497,7 @@ def saef_worst_case(delta: float, T: int, *, eta: float, M2: float, L: float = 1
         x = x - c
     problem.set_initial_condition(f0 - f_star <= 1)
     return _solve(problem, "saef", {"delta": dl, "T": T, "eta": eta, "M2": M2, "L": L,
-                                    "double_way": double_way}, t0)
+                                    "double_way": double_way, "probes": probes}, t0)
 
 
 # ----------------------------------------------------------------------------- normalized EF21

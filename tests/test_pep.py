@@ -57,6 +57,16 @@ def test_weak_lower_level_is_loose():
     assert weak > 5 * exact
 
 
+@pytest.mark.parametrize("alpha, T", [(0.1, 3), (0.25, 4), (0.5, 4)])
+def test_probe_points_leave_ef21_unchanged(alpha, T):
+    # the default f_* relaxation has no measurable slack here: adding the points x - grad f(x)/L with their own
+    # interpolation and f_* constraints (a tighter relaxation) changes nothing beyond the solver accuracy
+    plain = _ok(pep.ef21_worst_case(alpha, T))
+    probed = _ok(pep.ef21_worst_case(alpha, T, lower_level="probes"))
+    assert probed <= plain * (1 + 1e-6)
+    assert probed == pytest.approx(plain, rel=1e-5)
+
+
 # ----------------------------------------------------------------------------- the theorem against the class
 
 
@@ -178,6 +188,9 @@ def test_saef_program_against_theorem2():
     double = pep.saef_worst_case(0.5, 10, eta=0.1, M2=2.0, double_way=True)
     assert double.status.startswith("optimal")
     assert double.value == pytest.approx(2.0, rel=1e-6) and double.value > bound
+    # the tighter relaxation (probe points) keeps the cap already after 3 steps
+    probed = pep.saef_worst_case(0.5, 3, eta=0.1, M2=2.0, double_way=True, probes=True)
+    assert _ok(probed) == pytest.approx(2.0, rel=1e-6)
 
 
 def test_normalized_profile_search_lower_estimate():
