@@ -130,9 +130,15 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--skip", action="append", default=[], help="n,d grid points to leave out")
+    ap.add_argument("--ns", default=None, help="comma-separated numbers of ranks (default 2,4,8)")
+    ap.add_argument("--dims", default=None, help="comma-separated dimensions (default 1000,100000,1000000)")
     args = ap.parse_args(argv)
     ns = (2, 4) if args.quick else (2, 4, 8)
     dims = (10**3, 10**5) if args.quick else (10**3, 10**5, 10**6)
+    if args.ns:
+        ns = tuple(int(a) for a in args.ns.split(","))
+    if args.dims:
+        dims = tuple(int(a) for a in args.dims.split(","))
     skip = {tuple(int(a) for a in s.split(",")) for s in args.skip}
     t0 = time.time()
     rows = run(ns, dims, args.reps, skip)

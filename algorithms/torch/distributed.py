@@ -225,29 +225,29 @@ class DistributedResult:
 
 
 def _pack(bits: torch.Tensor) -> torch.Tensor:
-    """A bool vector (d,) as uint8 bytes, 8 bits per byte (little-endian within a byte)."""
+    """A bool vector (d,) as uint8 bytes, 8 bits per byte (bit j of byte b is entry 8 b + j)."""
     d = bits.numel()
     pad = (-d) % 8
-    b = torch.cat([bits.reshape(-1).to(torch.uint8), bits.new_zeros(pad, dtype=torch.uint8)]) if pad else \
-        bits.reshape(-1).to(torch.uint8)
-    weights = torch.tensor([1, 2, 4, 8, 16, 32, 64, 128], dtype=torch.uint8, device=bits.device)
-    return (b.reshape(-1, 8) * weights).sum(dim=1, dtype=torch.uint8)
+    b = bits.reshape(-1).to(torch.uint8)
+    if pad:
+        b = torch.cat([b, b.new_zeros(pad)])
+    b = b.reshape(-1, 8)
+    out = b[:, 0].clone()
+    for j in range(1, 8):
+        out.bitwise_or_(b[:, j] << j)
+    return out
 
 
 def _unpack(packed: torch.Tensor, d: int) -> torch.Tensor:
     """uint8 bytes (..., B) back to bool (..., d)."""
-    shifts = torch.arange(8, dtype=torch.uint8, device=packed.device)
-    bits = (packed.unsqueeze(-1) >> shifts) & 1
+    bits = torch.stack([(packed >> j) & 1 for j in range(8)], dim=-1)
     return bits.reshape(*packed.shape[:-1], -1)[..., :d].bool()
-
-
-_BYTE_BITS = ((torch.arange(256)[:, None] >> torch.arange(8)) & 1).to(torch.int8)    # (256, 8)
 
 
 def _count(packed: torch.Tensor, d: int) -> torch.Tensor:
     """Per coordinate, how many of the rows of ``packed`` (n, B) have the bit set: (d,) int32."""
-    table = _BYTE_BITS.to(packed.device)
-    return table[packed.long()].sum(dim=0, dtype=torch.int32).reshape(-1)[:d]
+    counts = torch.stack([((packed >> j) & 1).sum(dim=0, dtype=torch.int32) for j in range(8)], dim=-1)
+    return counts.reshape(-1)[:d]
 
 
 def _kind(compressor) -> str:
@@ -829,6 +829,24 @@ def _compressor(text: str | None):
                          f"got {text!r} ({_one_line(err)})") from None
 
 
+def _side_channel(rank: int, checkpoint_dir: str | None) -> str:
+    """The folder every rank of a torchrun job reads errors from: ``EFTHEORY_DIST_DIR``, else the
+    checkpoint folder, else ``<tmp>/eftheory-dist-<MASTER_PORT>`` (ranks on one node; set
+    ``EFTHEORY_DIST_DIR`` to a shared folder across nodes). Rank 0 clears stale entries first,
+    before the process group forms, so no rank has written yet."""
+    folder = os.environ.get("EFTHEORY_DIST_DIR") or checkpoint_dir or os.path.join(
+        tempfile.gettempdir(), f"eftheory-dist-{os.environ.get('MASTER_PORT', '0')}")
+    os.makedirs(folder, exist_ok=True)
+    if rank == 0:
+        for name in os.listdir(folder):
+            if name.startswith(("error.", "progress.")):
+                try:
+                    os.remove(os.path.join(folder, name))
+                except OSError:
+                    pass
+    return folder
+
+
 def main(argv=None) -> int:
     """``torchrun --nproc-per-node N -m algorithms.torch.distributed ...`` (``env://``)."""
     ap = argparse.ArgumentParser(prog="python -m algorithms.torch.distributed",
@@ -865,9 +883,7 @@ def main(argv=None) -> int:
                        checkpoint_every=args.checkpoint_every, checkpoint_dir=args.checkpoint_dir,
                        resume=args.resume, **json.loads(args.options))
         backend = args.backend or ("nccl" if args.device == "cuda" else "gloo")
-        folder = os.environ.get("EFTHEORY_DIST_DIR") or args.checkpoint_dir
-        if folder:
-            os.makedirs(folder, exist_ok=True)
+        folder = _side_channel(rank, args.checkpoint_dir)
         res = _rank_main(rank, world, "env://", backend, args.device, args.timeout_s, [job], folder, local)[0]
     except (DistributedError, ValueError) as err:
         print(f"rank {rank}: {err}" if not str(err).startswith("rank") else str(err), file=sys.stderr)
