@@ -318,6 +318,10 @@ def ef21_lyapunov_rate(alpha: float, weight: float, *, L: float = 1.0, gamma=Non
     :math:`\Phi_{t+1}\le\Phi_t-\rho\|\nabla f(x^t)\|^2` (by homogeneity), hence
     :math:`\frac1T\sum_{t<T}\|\nabla f(x^t)\|^2\le\Phi_0/(\rho T)` for every T; the theorem has
     :math:`\rho=\gamma/2`. ``extra["rho"]`` holds :math:`\rho` (``nan`` if the step is not a descent).
+    Function class: L-smooth f (interpolation at :math:`x^t, x^{t+1}`); compressor: deterministic
+    :math:`\alpha`-contraction (randomized compressors not covered); :math:`f_*` cancels in
+    :math:`\Phi_{t+1}-\Phi_t`, so the program needs no lower-level constraint (the sum over t
+    uses only :math:`\Phi_T\ge0`, i.e. :math:`f(x^T)\ge f_*`).
     """
     PEPit, SmoothFunction, _ = require_pepit()
     from PEPit import Point
