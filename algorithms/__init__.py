@@ -9,6 +9,8 @@ import math
 import numbers
 import os
 
+import numpy as np
+
 from eftheory.problems.base import require
 from eftheory.schedules import as_schedule
 from eftheory.validation import NonFiniteError, check_choice, check_int, check_vector
@@ -34,6 +36,17 @@ def _check_problem(problem) -> tuple[int, int]:
     n = check_int("problem.n_clients", getattr(problem, "n_clients"), low=1)
     d = check_int("problem.dim", getattr(problem, "dim"), low=1)
     return n, d
+
+
+def _needs(name: str, spec: AlgorithmSpec) -> tuple[str, ...]:
+    """The problem methods a run calls: the card's oracle needs, ``f`` (the recorded objective) and
+    ``sample`` for every method that draws."""
+    from .cards import CARDS
+
+    card = CARDS.get(name)
+    draws = card is None or not (card.family == "ef21" and card.estimator == "exact")
+    extra = ("f",) + (("sample",) if draws else ())
+    return tuple(dict.fromkeys((*spec.needs, *extra)))
 
 
 def _check_compressor(name: str, spec: AlgorithmSpec, compressor, d: int) -> None:
@@ -155,7 +168,7 @@ def run(name: str, problem, compressor, x0, iters: int, *, stepsize, momentum=No
     seed = check_int("seed", seed, low=0)
     policy = check_record(record)
     n, d = _check_problem(problem)
-    require(problem, spec.needs, algorithm=name)
+    require(problem, _needs(name, spec), algorithm=name)
     x0 = check_vector("x0", x0, d)
     _check_compressor(name, spec, compressor, d)
     if options.get("record_clients") is True and not policy.vectors:
@@ -165,6 +178,10 @@ def run(name: str, problem, compressor, x0, iters: int, *, stepsize, momentum=No
         allowed = ", ".join(sorted(spec.options)) or "none"
         raise ValueError(f"options {unknown} are not options of {name!r} (allowed: {allowed})")
     opts = {**spec.options, **options}
+    if "bits" in opts:
+        from eftheory.compressors import CONVENTIONS
+
+        check_choice("bits", opts["bits"], CONVENTIONS)
     step = as_schedule(stepsize, name="stepsize")
     if spec.momentum == "none":
         if momentum is not None:
@@ -181,8 +198,9 @@ def run(name: str, problem, compressor, x0, iters: int, *, stepsize, momentum=No
     if need > avail:
         raise ValueError(f"iters={iters} needs an estimated {_gib(need)} to record (record={record!r}, d={d}, "
                          f"n={n}, seeds={opts.get('seeds', 1)}), more than the {_gib(avail)} available; "
-                         "use record='stats' or record=m, or fewer iters")
-    with recording(policy):
+                         "record less (record='stats' keeps one iterate, record=m every m-th) or use fewer iters")
+    # overflow and NaN are reported by the loops' checks (NonFiniteError), not as floating-point warnings
+    with recording(policy), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         res = spec.fn(problem, compressor, x0, iters, stepsize=step, momentum=mom, seed=seed, **opts)
     if backend == "torch" and "seeds" not in options:
         res = drop_run_axis(res)

@@ -88,6 +88,9 @@ def check_choice(name: str, value, choices: Iterable[str]):
 
 def check_vector(name: str, value, dim: int) -> np.ndarray:
     """A finite float64 vector of shape (dim,)."""
+    if isinstance(value, (str, bytes)) or np.iscomplexobj(value):
+        raise ValueError(f"{name} must be a real vector of shape ({dim},); got {type(value).__name__}"
+                         + (" with complex entries" if np.iscomplexobj(value) else ""))
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):

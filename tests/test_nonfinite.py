@@ -98,8 +98,16 @@ def test_nan_gradient_is_found_with_random_compression(name):
 @pytest.mark.parametrize("name", ["ef21", "ef21-sgdm", "ef", "signsgd", "mv-signum", "ef21-hm-norm"])
 def test_deferred_flag_reads_locate_the_same_iteration(name, monkeypatch):
     """Reading the engine's flags only every 16 steps (as on CUDA) changes nothing in the finding."""
+    init = _core.FiniteWatch.__init__
+
+    def reading_every(m):
+        def patched(self, env, iters, every=None):
+            init(self, env, iters, every=m)
+        return patched
+
+    monkeypatch.setattr(_core.FiniteWatch, "__init__", reading_every(1))
     every_step = _error(name, "torch")
-    monkeypatch.setattr(_core, "CPU_CHECK_EVERY", 16)
+    monkeypatch.setattr(_core.FiniteWatch, "__init__", reading_every(16))
     deferred = _error(name, "torch")
     assert (deferred.quantity, deferred.iteration, deferred.run) == \
         (every_step.quantity, every_step.iteration, every_step.run)

@@ -1,0 +1,149 @@
+"""What a run records (``record=``), the shapes of a Result on both backends, and memory.
+
+* ``record="all"`` / ``"stats"`` / m give the same statistics (grad_norm, f, scalar diagnostics);
+  only the stored iterates and the per-step vectors differ.
+* The reference and the engine without ``seeds`` return one run's shapes; with ``seeds`` the engine
+  keeps its run axis.
+* Peak memory (RSS of a fresh process) grows with what is recorded, not with K d; the long run of
+  the statistics-only engine (K = 1e5, d = 1e4, S = 16) fits in 2 GiB (slow tier).
+* A horizon whose stated memory estimate exceeds the available memory is refused up front.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import algorithms
+from eftheory.compressors import TopK
+from eftheory.problems import synthetic_logistic
+
+P = synthetic_logistic(4, 6, seed=0)
+X0 = np.ones(6)
+CASES = [("ef21-sgdm", TopK(2), {"momentum": 0.5}), ("ef", TopK(2), {"mu": 0.5}),
+         ("mv-signum", None, {"momentum": 0.5}), ("saef", TopK(3), {"p": 3})]
+
+
+def _run(name, C, kw, backend, **extra):
+    return algorithms.run(name, P, C, X0, 20, stepsize=0.05, backend=backend, **kw, **extra).numpy()
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("name,C,kw", CASES, ids=[c[0] for c in CASES])
+def test_statistics_do_not_depend_on_what_is_recorded(name, C, kw, backend):
+    full = _run(name, C, kw, backend)
+    stats = _run(name, C, kw, backend, record="stats")
+    every = _run(name, C, kw, backend, record=7)
+    K = 20
+    assert full.x.shape == (K + 1, 6) and full.grad_norm.shape == (K + 1,) and full.stepsize.shape == (K,)
+    assert list(stats.x_index) == [K] and stats.x.shape == (1, 6)
+    assert list(every.x_index) == [0, 7, 14, 20] and every.x.shape == (4, 6)
+    np.testing.assert_array_equal(every.x, full.x[every.x_index])
+    np.testing.assert_array_equal(stats.x[0], full.x[-1])
+    for res in (stats, every):
+        if backend == "numpy":        # the same formulas on the same points: the same numbers
+            np.testing.assert_array_equal(res.grad_norm, full.grad_norm)
+            np.testing.assert_array_equal(res.f, full.f)
+        else:                         # on the fly (S rows) vs all points at once (chunks): rounding only
+            np.testing.assert_allclose(res.grad_norm, full.grad_norm, rtol=1e-12, atol=0)
+            np.testing.assert_allclose(res.f, full.f, rtol=1e-12, atol=0)
+        kept = set(res.diagnostics)
+        assert kept <= set(full.diagnostics)
+        for key in kept:
+            assert np.shape(res.diagnostics[key]) == np.shape(full.diagnostics[key])
+            assert np.shape(res.diagnostics[key])[-1] != 6 or key in ("client_error_norm",)
+        assert res.config["record"] == ("stats" if res is stats else 7)
+
+
+def test_engine_shapes_match_the_reference_without_seeds_and_keep_the_run_axis_with_them():
+    ref = _run("ef21-sgdm", TopK(2), {"momentum": 0.5}, "numpy")
+    one = _run("ef21-sgdm", TopK(2), {"momentum": 0.5}, "torch")
+    for field in ("x", "grad_norm", "f", "stepsize", "momentum", "bits_up", "grad_calls"):
+        assert np.shape(getattr(one, field)) == np.shape(getattr(ref, field)), field
+    for key, value in ref.diagnostics.items():
+        assert np.shape(one.diagnostics[key]) == np.shape(value), key
+    for S in (1, 3):
+        batch = _run("ef21-sgdm", TopK(2), {"momentum": 0.5}, "torch", seeds=S)
+        assert batch.x.shape == (S, 21, 6) and batch.grad_norm.shape == (S, 21) and batch.stepsize.shape == (S, 20)
+    stats = _run("ef21-sgdm", TopK(2), {"momentum": 0.5}, "torch", seeds=3, record="stats")
+    assert stats.x.shape == (3, 1, 6) and stats.grad_norm.shape == (3, 21)
+
+
+@pytest.mark.parametrize("record", ["some", 0, -2, 2.5, True, None])
+def test_record_must_be_all_stats_or_a_positive_integer(record):
+    with pytest.raises(ValueError, match="record must be one of 'all', 'stats'"):
+        algorithms.run("ef21", P, TopK(2), X0, 3, stepsize=0.1, record=record)
+
+
+def test_record_clients_needs_record_all():
+    for backend in ("numpy", "torch"):
+        with pytest.raises(ValueError, match="record_clients=True needs record='all'"):
+            algorithms.run("ef21", P, TopK(2), X0, 3, stepsize=0.1, record="stats", record_clients=True,
+                           backend=backend)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("record", ["all", "stats", 1000])
+def test_a_horizon_beyond_the_memory_estimate_is_refused_before_anything_runs(backend, record):
+    with pytest.raises(ValueError, match=r"iters=1000000000000 needs an estimated .* GiB"):
+        algorithms.run("ef21", P, TopK(2), X0, 10**12, stepsize=0.1, backend=backend, record=record)
+
+
+def test_memory_estimate_scales_with_what_is_recorded():
+    spec = algorithms.get("ef21", "torch")
+    est = {r: algorithms.memory_estimate(spec, 10, 10**4, 10**5, algorithms.result.check_record(r), {"seeds": 16})
+           for r in ("all", "stats", 100)}
+    assert est["all"] > 2e11 > 1e10 > est[100] > est["stats"]
+    assert est["stats"] < 2 ** 31          # K = 1e5, d = 1e4, n = 10, S = 16: statistics only fit in 2 GiB
+
+
+_PROBE = textwrap.dedent('''
+    import json, resource, sys
+    import numpy as np, torch
+    torch.set_num_threads(1)
+    import algorithms
+    from eftheory.compressors import TopK
+    from eftheory.problems import SeparableQuadratic
+    K, d, S, record = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    record = int(record) if record.isdigit() else record
+    p = SeparableQuadratic(d, seed=0)
+    x0 = np.ones(d)
+    algorithms.run("ef21", p, TopK(max(1, d // 100)), x0, 5, stepsize=0.1, backend="torch", seeds=S,
+                   record=record)                       # warm-up: imports, kernels, work buffers
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    r = algorithms.run("ef21", p, TopK(max(1, d // 100)), x0, K, stepsize=0.1, backend="torch", seeds=S,
+                       record=record)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"peak_kib": peak, "growth_kib": peak - base, "rows": int(r.x.shape[1]),
+                      "grad_norm": list(r.grad_norm.shape)}))
+''')
+
+
+def _probe(K, d, S, record):
+    out = subprocess.run([sys.executable, "-c", _PROBE, str(K), str(d), str(S), str(record)],
+                         capture_output=True, text=True, timeout=3000, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_peak_memory_grows_with_what_is_recorded():
+    """K = 3000, d = 2000, S = 4: all iterates are 192 MB (and their exact gradients as many);
+    statistics only stay within a few MB of the warmed-up process."""
+    full = _probe(3000, 2000, 4, "all")
+    stats = _probe(3000, 2000, 4, "stats")
+    every = _probe(3000, 2000, 4, 100)
+    assert full["rows"] == 3001 and stats["rows"] == 1 and every["rows"] == 31
+    assert full["growth_kib"] > 150 * 1024
+    assert stats["growth_kib"] < 32 * 1024
+    assert every["growth_kib"] < 40 * 1024
+
+
+@pytest.mark.slow
+def test_statistics_only_engine_run_of_1e5_steps_in_dimension_1e4_with_16_seeds_fits_in_2_gib():
+    res = _probe(10**5, 10**4, 16, "stats")
+    assert res["rows"] == 1 and res["grad_norm"] == [16, 10**5 + 1]
+    assert res["peak_kib"] < 2 * 1024 * 1024, res
