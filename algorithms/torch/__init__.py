@@ -26,11 +26,13 @@ Engine options (on top of every option of the NumPy version of the same name):
   the (S, n, d) state per iteration; skip them when only the trajectory is needed.
 
 The result is a :class:`~algorithms.Result` whose array fields are **torch tensors on the run's
-device**, each with a leading run axis S: ``x`` (S, K+1, d), ``grad_norm`` and ``f`` (S, K+1),
+device**. Called with ``seeds`` (any S >= 1), each field has a leading run axis S: ``x`` (S, R, d)
+(R = K+1 under ``record="all"``, see :mod:`algorithms.result`), ``grad_norm`` and ``f`` (S, K+1),
 ``stepsize``, ``momentum``, ``bits_up``, ``bits_down``, ``grad_calls``, ``hvp_calls`` (S, K)
 (identical across runs where they do not depend on the draws), every diagnostic with S in front
-of the reference's shape; ``config`` adds ``seeds``, ``device``, ``dtype``, ``replay`` and
-``diagnostics``.
+of the reference's shape. Called without ``seeds``, the result is one run with the reference's
+shapes (``x`` (R, d), ``grad_norm`` (K+1,)). ``config`` adds ``seeds``, ``device``, ``dtype``,
+``replay``, ``diagnostics`` and ``record``.
 ``Result.numpy()`` moves everything to NumPy. Run s of a normal engine run is the engine's run
 of seed ``seed + s`` alone, not the reference's run of that seed (the reference keeps its own
 NumPy streams); only replayed runs reproduce the reference.
