@@ -29,7 +29,9 @@ def test_list_names_every_catalog_claim(capsys):
     assert rc == 0
     ids = [line.split()[0] for line in out.splitlines()]
     assert ids == list(CATALOG) and len(ids) == 55
-    assert "PENDING" in out and "[R]" in out
+    from checks.registry import all_claims
+
+    assert ("PENDING (" in out) == any(not c.executable for c in all_claims()) and "[R]" in out
 
 
 @pytest.mark.parametrize("args, words", [
@@ -74,19 +76,18 @@ def test_console_script_subprocess_error(tmp_path):
 
 
 def test_verify_writes_ledger_and_reports(capsys, tmp_path):
-    rc, out, err = _run("verify", "--claims", "C-TOPK", "S000-Q", "--out", str(tmp_path), "--quiet", capsys=capsys)
+    rc, out, err = _run("verify", "--claims", "C-TOPK", "EF21-INV", "--out", str(tmp_path), "--quiet", capsys=capsys)
     led = json.loads((tmp_path / "ledger.json").read_text())
     rows = {r["id"]: r for r in led["claims"]}
-    assert set(rows) == {"C-TOPK", "S000-Q"}
-    assert rows["S000-Q"]["verdict"] == "PENDING" and "ResNet-18/CIFAR-10" in rows["S000-Q"]["notes"]
-    for key in ("verdict", "stated", "measured", "controls", "controls_rejected", "plots", "reconstructed"):
+    assert set(rows) == {"C-TOPK", "EF21-INV"}
+    for key in ("verdict", "stated", "measured", "controls", "controls_rejected", "plots", "reconstructed",
+                "expected", "finding"):
         assert key in rows["C-TOPK"]
-    assert rows["S000-Q"]["expected"] == "PENDING" and "ResNet-18" in rows["S000-Q"]["finding"]["reason"]
     assert rows["C-TOPK"]["expected"] == "PASS" and rows["C-TOPK"]["finding"] is None
     md = (tmp_path / "report.md").read_text()
     html = (tmp_path / "report.html").read_text()
-    assert "C-TOPK" in md and "S000-Q" in md and "C-TOPK" in html and "<table" in html
-    assert rc == (0 if rows["C-TOPK"]["verdict"] == PASS else 1)
+    assert "C-TOPK" in md and "EF21-INV" in md and "C-TOPK" in html and "<table" in html
+    assert rc == (0 if all(r["verdict"] == PASS for r in rows.values()) else 1)
 
 
 def test_exit_code_counts_only_non_reconstructed_failures():
@@ -216,27 +217,39 @@ def test_claims_tests_read_their_xfail_marks_from_the_record():
     assert test_claims.MEASURED_FAILS == measured_disagreements()
 
 
-def test_exit_status_compares_verdicts_with_their_record():
+@pytest.fixture
+def record(monkeypatch):
+    """A fixed table of findings (the project's own table changes as claims are reworked)."""
+    from checks import expectations
     from checks.claim import INCONCLUSIVE, PENDING
-    from checks.expectations import FINDINGS, exit_status, mismatches
 
-    fail_id = next(c for c, f in FINDINGS.items() if f.expected == FAIL)
-    inc_id = next(c for c, f in FINDINGS.items() if f.expected == INCONCLUSIVE)
-    pend_id = next(c for c, f in FINDINGS.items() if f.expected == PENDING)
-    matching = [Outcome("C-TOPK", PASS), Outcome(fail_id, FAIL), Outcome(inc_id, INCONCLUSIVE),
-                Outcome(pend_id, PENDING)]
+    table = {"S001-EQ5": expectations.Finding(FAIL, "measured n-exponent -0.2", "docs/x.md#a"),
+             "S003-T3": expectations.Finding(INCONCLUSIVE, "control not rejected", "docs/x.md#b"),
+             "S000-Q": expectations.Finding(PENDING, "not run", "docs/x.md#c")}
+    monkeypatch.setattr(expectations, "FINDINGS", table)
+    return table
+
+
+def test_exit_status_compares_verdicts_with_their_record(record):
+    from checks.claim import INCONCLUSIVE, PENDING
+    from checks.expectations import exit_status, mismatches
+
+    matching = [Outcome("C-TOPK", PASS), Outcome("S001-EQ5", FAIL), Outcome("S003-T3", INCONCLUSIVE),
+                Outcome("S000-Q", PENDING)]
     assert mismatches(matching) == [] and exit_status(matching) == 0
     assert exit_status(matching, strict=True) == 1                       # a recorded FAIL still fails --strict
-    assert exit_status([Outcome("C-TOPK", PASS), Outcome(pend_id, PENDING)], strict=True) == 0
-    regressed = [Outcome("C-TOPK", FAIL), Outcome(fail_id, FAIL)]
+    assert exit_status([Outcome("C-TOPK", PASS), Outcome("S000-Q", PENDING)], strict=True) == 0
+    regressed = [Outcome("C-TOPK", FAIL), Outcome("S001-EQ5", FAIL)]
     assert exit_status(regressed) == 1
     assert mismatches(regressed) == [{"id": "C-TOPK", "verdict": FAIL, "expected": PASS, "kind": "regression"}]
     assert mismatches([Outcome("C-TOPK", INCONCLUSIVE)])[0]["kind"] == "regression"
-    fixed = [Outcome(fail_id, PASS)]
+    assert mismatches([Outcome("S003-T3", FAIL)])[0]["kind"] == "regression"
+    assert exit_status([Outcome("S000-Q", FAIL)]) == 1                   # a pending claim that now runs and fails
+    fixed = [Outcome("S001-EQ5", PASS)]
     assert exit_status(fixed) == 1 and mismatches(fixed)[0]["kind"] == "unexpected pass"
     # ledger rows are judged the same way as outcomes
-    assert exit_status([{"id": fail_id, "verdict": FAIL}]) == 0
-    assert exit_status([{"id": fail_id, "verdict": INCONCLUSIVE}]) == 1
+    assert exit_status([{"id": "S001-EQ5", "verdict": FAIL}]) == 0
+    assert exit_status([{"id": "S001-EQ5", "verdict": INCONCLUSIVE}]) == 1
 
 
 @pytest.fixture
@@ -257,7 +270,7 @@ def fake_verify(monkeypatch):
     return verdicts
 
 
-def test_verify_exit_status_on_a_fake_ledger(fake_verify, capsys, tmp_path):
+def test_verify_exit_status_on_a_fake_ledger(fake_verify, record, capsys, tmp_path):
     from checks.claim import PENDING
 
     ids = ["C-TOPK", "S001-EQ5", "S000-Q"]
@@ -268,7 +281,8 @@ def test_verify_exit_status_on_a_fake_ledger(fake_verify, capsys, tmp_path):
     assert "every verdict matches its record" in out
     rows = {r["id"]: r for r in json.loads((tmp_path / "ledger.json").read_text())["claims"]}
     assert rows["S001-EQ5"]["expected"] == FAIL and rows["S001-EQ5"]["verdict"] == FAIL
-    assert set(rows["S001-EQ5"]["finding"]) == {"reason", "where"} and rows["S001-EQ5"]["finding"]["where"]
+    assert rows["S001-EQ5"]["finding"] == {"reason": "measured n-exponent -0.2", "where": "docs/x.md#a"}
+    assert rows["S000-Q"]["expected"] == PENDING
     assert rows["C-TOPK"]["expected"] == PASS and rows["C-TOPK"]["finding"] is None
 
     rc, out, _ = _run(*args, "--strict", capsys=capsys)
@@ -292,9 +306,12 @@ def test_list_json_parses_and_carries_the_record(capsys):
     rc, out, _ = _run("list", "--json", capsys=capsys)
     rows = json.loads(out)
     assert rc == 0 and [r["id"] for r in rows] == list(CATALOG)
+    from checks.expectations import FINDINGS, expected
+
     by = {r["id"]: r for r in rows}
-    assert by["S001-EQ5"]["expected"] == FAIL and by["S001-EQ5"]["finding"]["reason"]
-    assert by["C-TOPK"]["expected"] == PASS and by["C-TOPK"]["finding"] is None
+    for cid, r in by.items():
+        assert r["expected"] == expected(cid)
+        assert r["finding"] == (FINDINGS[cid].as_dict() if cid in FINDINGS else None)
     rc, out, _ = _run("list", "--kind", "S", "--json", capsys=capsys)
     assert rc == 0 and {r["kind"] for r in json.loads(out)} == {"S"}
 
