@@ -302,9 +302,10 @@ def sign_step(env, card, st: dict, x: torch.Tensor, k: int, *, gamma, beta, conv
     if card.estimator == "grad":
         v = g
     elif card.estimator == "signum":
-        if beta >= 1.0:
+        top = float(torch.as_tensor(beta).max())          # per-group values may form a vector
+        if top >= 1.0:
             raise ValueError(f"momentum must lie in (0, 1) for {card.name!r} (Signum weighs the previous "
-                             f"momentum by beta); got {beta:g}")
+                             f"momentum by beta); got {top:g}")
         v.mul_(beta).add_(torch.mul(g, 1.0 - beta))
     elif k == 0:
         v = g.clone()
