@@ -193,9 +193,21 @@ def _summary(recs, metrics=("train_loss", "test_acc", "grad_norm", "grad_norm_l1
     return out
 
 
+def _at_edge(arm) -> list:
+    """The tuned axes whose chosen value is the smallest or largest value of the grid (the grid may
+    not bracket the optimum there)."""
+    out = []
+    for axis, value in arm["hp"].items():
+        values = sorted({g["hp"][axis] for g in arm["grid"]}, key=float)
+        if len(values) > 1 and value in (values[0], values[-1]):
+            out.append(axis)
+    return out
+
+
 def _method_table(arms) -> dict:
-    return {name: {"chosen": a["hp"], "grid": [{"hp": g["hp"], "final_loss": round(g["final_loss"], 5)}
-                                                for g in a["grid"]], **_summary(a["recs"])}
+    return {name: {"chosen": a["hp"], "chosen_at_grid_edge": _at_edge(a),
+                   "grid": [{"hp": g["hp"], "final_loss": round(g["final_loss"], 5)} for g in a["grid"]],
+                   **_summary(a["recs"])}
             for name, a in arms.items()}
 
 
@@ -233,13 +245,14 @@ def _s000_q(ctx):
     run = _Runner(ctx, **setting)
     S = ctx.pick(3, 5)
     seeds = range(S)
-    g_norm = ctx.pick((0.1, 0.3, 1.0), (0.03, 0.1, 0.3, 1.0, 3.0))
-    g_const = ctx.pick((0.03, 0.1, 0.3), (0.01, 0.03, 0.1, 0.3, 1.0))
+    g_norm = ctx.pick((0.3, 1.0, 3.0, 10.0), (0.1, 0.3, 1.0, 3.0, 10.0, 30.0))
+    g_const = ctx.pick((0.3, 1.0, 3.0, 10.0), (0.1, 0.3, 1.0, 3.0, 10.0, 30.0))
     arms = {}
     for m in _S000_VARIANTS:
         arms[m] = run.tuned(m, _grid(lr=g_norm), seeds)
     arms["ef21-sgd"] = run.tuned("ef21-sgd", _grid(lr=g_const), seeds)
-    arms["ef21-sgdm"] = run.tuned("ef21-sgdm", _grid(lr=g_const, eta=ctx.pick((0.1,), (0.05, 0.1, 0.3))), seeds)
+    arms["ef21-sgdm"] = run.tuned("ef21-sgdm", _grid(lr=g_const, eta=ctx.pick((0.1, 0.5, 0.9), (0.05, 0.1, 0.3, 0.5, 0.9))),
+                                  seeds)
     arms["econtrol"] = run.tuned("econtrol", _grid(lr=g_const), seeds, fixed={"eta": 0.1})
     late = {m: _late(a["recs"]) for m, a in arms.items()}
 
@@ -319,7 +332,7 @@ def _s002_q(ctx):
     setting = _setting(ctx)
     S = ctx.pick(3, 5)
     seeds = range(S)
-    lrs = ctx.pick((0.01, 0.03, 0.1), (0.003, 0.01, 0.03, 0.1, 0.3))
+    lrs = ctx.pick((0.03, 0.1, 0.3, 1.0), (0.01, 0.03, 0.1, 0.3, 1.0, 3.0))
     mu = {"mu": 0.9}
     arms = {}
     runners = {k: _Runner(ctx, **setting, topk=k) for k in _SPARSITIES}
@@ -394,10 +407,10 @@ def _s003_q(ctx):
     S = ctx.pick(3, 5)
     seeds = range(S)
     settings = ctx.pick([("digits", "mlp")], [("digits", "cnn"), ("breast_cancer", "mlp")])
-    sign_lr = ctx.pick((1e-3, 3e-3, 1e-2), (3e-4, 1e-3, 3e-3, 1e-2, 3e-2))
-    betas = ctx.pick((0.1, 0.5), (0.01, 0.1, 0.5))
-    sgd_lr = ctx.pick((0.03, 0.1, 0.3), (0.01, 0.03, 0.1, 0.3, 1.0))
-    adam_lr = ctx.pick((1e-3, 3e-3, 1e-2), (3e-4, 1e-3, 3e-3, 1e-2, 3e-2))
+    sign_lr = ctx.pick((3e-3, 1e-2, 3e-2, 1e-1, 3e-1), (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1))
+    betas = ctx.pick((0.1, 0.5, 0.9), (0.01, 0.1, 0.3, 0.5, 0.9))
+    sgd_lr = ctx.pick((0.1, 0.3, 1.0, 3.0), (0.03, 0.1, 0.3, 1.0, 3.0, 10.0))
+    adam_lr = ctx.pick((3e-3, 1e-2, 3e-2, 1e-1, 3e-1), (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1))
     meas, subs, ctrls, plots = {}, {}, [], []
     for dataset, arch in settings:
         tag = f"{dataset}/{arch}"

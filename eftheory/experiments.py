@@ -304,15 +304,32 @@ def _full_metrics(model, fed: Federation):
 def run(method: str, hp: dict, *, dataset: str = "digits", arch: str = "mlp", epochs: int = 10,
         seed: int = 0, topk: float = 0.1, batch: int = 16, schedule: str = "iteration",
         n_clients: int = 10, split_seed: int = 0, fed: Federation | None = None,
-        normalize: str = "global", compress: str = "global", max_loss: float = 1e6) -> dict:
+        normalize: str = "global", compress: str = "global", max_loss: float = 1e6,
+        threads: int | None = 1) -> dict:
     """Train ``method`` for ``epochs`` epochs; per-epoch-end arrays (index 0 = the initial point).
 
     An epoch is ``ceil(mean client train size / batch)`` steps; at every step each client draws
     a fresh minibatch of ``batch`` samples with replacement from its train shard. ``seed`` fixes
     the model's initialisation, the minibatches and the optimizer's randomness; ``split_seed``
     the client split. A run whose training loss is not finite or exceeds ``max_loss`` stops and
-    keeps that value (``diverged`` = 1) for the remaining epochs.
+    keeps that value (``diverged`` = 1) for the remaining epochs. ``threads``: torch's intra-op
+    threads during the run (1: these networks are too small to gain from more; None: unchanged).
     """
+    import torch
+
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    try:
+        return _train(method, hp, dataset=dataset, arch=arch, epochs=epochs, seed=seed, topk=topk, batch=batch,
+                      schedule=schedule, n_clients=n_clients, split_seed=split_seed, fed=fed, normalize=normalize,
+                      compress=compress, max_loss=max_loss)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train(method, hp, *, dataset, arch, epochs, seed, topk, batch, schedule, n_clients, split_seed, fed,
+           normalize, compress, max_loss) -> dict:
     import torch
     import torch.nn.functional as F
 
@@ -541,7 +558,13 @@ def main(argv=None) -> int:
         for m in METHODS.values():
             print(f"{m.name:16s} [{m.paper}] {m.description}")
         return 0
-    hp = {"lr": args.lr, "beta": args.beta, "p": args.p if args.p == "inf" else int(args.p)}
+    hp = {"lr": args.lr}
+    if "beta" in METHODS[args.method].hyper:
+        hp["beta"] = args.beta
+    if args.method == "saef":
+        hp["p"] = math.inf if args.p == "inf" else int(args.p)
+    if args.method in ("ef", "saef", "sgdm-dist", "sgdm"):
+        hp["mu"] = 0.9
     if args.eta is not None:
         hp["eta"] = args.eta
     elif args.method == "ef21-sgdm":

@@ -22,8 +22,7 @@ def test_split_label_half_goes_to_its_client_and_sizes_add_up():
     every = np.concatenate([np.concatenate([tr, te]) for tr, te in split])
     assert every.size == y.size and np.unique(every).size == y.size          # a partition of the data
     rng = np.random.default_rng([0, 0xC11E])
-    label_half = rng.permutation(y.size)[: y.size // 2 + (y.size % 2 and 0)]
-    label_half = label_half[: int(round(0.5 * y.size))]
+    label_half = rng.permutation(y.size)[: int(round(0.5 * y.size))]      # the draw split_clients makes
     owner = np.empty(y.size, dtype=int)
     for i, (tr, te) in enumerate(split):
         owner[tr] = i
@@ -66,8 +65,7 @@ def test_one_epoch_smoke_run_on_the_mlp(fed, method, hp):
         assert rec[key].shape == (2,) and np.all(np.isfinite(rec[key]))
     assert rec["train_loss"][1] < rec["train_loss"][0]
     spe = int(rec["steps_per_epoch"])
-    calls = {"ef21-hm-norm": 1}.get(method, 1)
-    assert rec["grad_calls"][1] >= calls * 10 * spe
+    assert rec["grad_calls"][1] >= 10 * spe                               # every client, every step
     if method == "ef21-hm-norm":
         assert rec["hvp_calls"][1] == 10 * spe
 
