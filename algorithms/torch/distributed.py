@@ -198,7 +198,7 @@ class DistributedResult:
     server (the convention of ``Result.bits_*``); init_bits_up : bits of the round-0 message;
     control_bits_up / control_bits_down : (K,) the zero-flag bytes and masks of sign messages;
     bytes_up / bytes_down : (K,) bytes of the tensors rank 0 put on the wire (uplink: its own
-    payload; downlink: the broadcast); seconds : (K,) wall time per iteration on rank 0;
+    payload, ``bytes_up[0]`` including the round-0 message; downlink: the broadcast); seconds : (K,) wall time per iteration on rank 0;
     draws_log : per rank, the recorded draws (``record_draws=True``).
     """
 
@@ -884,7 +884,10 @@ def main(argv=None) -> int:
                        resume=args.resume, **json.loads(args.options))
         backend = args.backend or ("nccl" if args.device == "cuda" else "gloo")
         folder = _side_channel(rank, args.checkpoint_dir)
-        res = _rank_main(rank, world, "env://", backend, args.device, args.timeout_s, [job], folder, local)[0]
+        init = "env://" if "MASTER_ADDR" in os.environ else f"tcp://127.0.0.1:{_free_port()}"   # plain python: 1 rank
+        if init != "env://" and world != 1:
+            raise ValueError("MASTER_ADDR must be set for WORLD_SIZE > 1: launch with torchrun")
+        res = _rank_main(rank, world, init, backend, args.device, args.timeout_s, [job], folder, local)[0]
     except (DistributedError, ValueError) as err:
         print(f"rank {rank}: {err}" if not str(err).startswith("rank") else str(err), file=sys.stderr)
         return 1
