@@ -329,6 +329,34 @@ def test_step_without_closure_says_what_the_closure_must_be():
     assert "\n" not in msg and "closure(i, fresh)" in msg and "client i's loss" in msg
 
 
+@pytest.mark.parametrize("name,kw", [
+    ("ef21-sgdm-norm", {"stepsize": LR, "momentum": ETA, "compressor": TopK(4)}),
+    ("econtrol", {"stepsize": 0.3, "econtrol_eta": 0.2, "compressor": TopK(4)}),
+    ("ef", {"stepsize": 0.2, "mu": 0.5, "compressor": TopK(4)}),
+    ("mv-signum", {"stepsize": 0.01, "momentum": 0.3}),
+])
+def test_one_client_runs_in_the_standard_loop(name, kw):
+    """zero_grad / backward / step() with n_clients=1 equals the closure form step by step."""
+    model_a, model_b = make_model(), make_model()
+    opt_a = optim.for_name(name)(model_a.parameters(), n_clients=1, **kw)
+    opt_b = optim.for_name(name)(model_b.parameters(), n_clients=1, **kw)
+    for _ in range(6):
+        opt_a.zero_grad()
+        client_loss(model_a, 0, None).backward()
+        opt_a.step()
+        opt_b.step(lambda i, fresh: client_loss(model_b, i, None))
+        assert torch.equal(flat(model_a), flat(model_b))
+    assert not torch.equal(flat(model_a), flat(make_model()))
+
+
+def test_standard_loop_is_refused_where_the_method_needs_other_points():
+    model = make_model()
+    opt = optim.EF21MVRNorm(model.parameters(), stepsize=LR, momentum=ETA, n_clients=1, compressor=TopK(4))
+    client_loss(model, 0, None).backward()
+    with pytest.raises(ValueError, match="closure"):
+        opt.step()
+
+
 @pytest.mark.parametrize("old", [{"lr": LR}, {"eta": ETA}, {"normalize": "global"}, {"same_sample": True}])
 def test_old_option_spellings_are_rejected_with_the_allowed_names(old):
     model = make_model()

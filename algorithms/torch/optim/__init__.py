@@ -56,7 +56,10 @@ Closure protocol
 
 Calls within one step follow the engine: one evaluation of every client (clients 0..n-1), then
 the next evaluation of every client, ...; each client's first use of a draw is fresh.
-``step()`` without a closure raises a one-line ``ValueError`` saying what the closure must be. Example with three clients holding fixed data shards and
+``step()`` without a closure raises a one-line ``ValueError`` saying what the closure must be,
+except with ``n_clients=1`` for a method that needs only the gradient at the current parameters
+(EF21, ‖EF21‖, EF21-SGD(M), ‖EF21-SGDM‖, EControl, EF, the sign methods): then the standard
+``opt.zero_grad(); loss.backward(); opt.step()`` loop works and ``p.grad`` is client 0's gradient. Example with three clients holding fixed data shards and
 minibatches drawn by a per-client generator::
 
     import torch

@@ -50,7 +50,8 @@ def check_compressor(compressor):
 
 def check_closure(closure):
     if closure is None:
-        raise ValueError(f"step() needs a closure: pass {CLOSURE_HELP}")
+        raise ValueError(f"step() needs a closure here (more than one client, or a method that evaluates "
+                         f"other points): pass {CLOSURE_HELP}")
     if not callable(closure):
         raise ValueError(f"closure must be a callable {CLOSURE_HELP}; got {closure!r}")
     return closure
@@ -361,18 +362,45 @@ class CardOptimizer(Optimizer):
         return env
 
     # ---------------------------------------------------------------- the step
+    def _standard_loop(self) -> bool:
+        """Whether ``step()`` may use the gradients ``loss.backward()`` left in ``p.grad``: one client
+        whose step needs only the gradient at the current parameters."""
+        card = self.card
+        if self.n_clients != 1:
+            return False
+        if card.family == "ef21" and card.estimator not in ("exact", "sgd", "polyak", "econtrol"):
+            return False
+        if card.family == "local_ef" and card.step_ahead:
+            return False
+        return all(p.grad is not None for p in self._params())
+
+    def _grad_env(self, x: torch.Tensor) -> _steps.ClientEnv:
+        """The engine environment of a standard-loop step: the oracle is the gradient in ``p.grad``."""
+        G = torch.cat([p.grad.detach().reshape(-1) for p in self._params()]).to(x.dtype).reshape(1, -1)
+        env = _steps.ClientEnv(1, x.numel(), device=x.device, dtype=x.dtype, grad=lambda points, xi: G,
+                               generator=self.generator, uniforms=self.uniforms)
+        env.losses = {}
+        return env
+
     def step(self, closure=None):
         """One iteration of the method; every client evaluates through ``closure(i, fresh)``.
 
-        Returns the mean over clients of each client's first loss of the step.
+        With ``n_clients=1`` and a method that needs only the gradient at the current parameters
+        (EF21, ‖EF21‖, EF21-SGD(M), ‖EF21-SGDM‖, EControl, EF, the sign methods), ``step()`` without
+        a closure uses the gradient ``loss.backward()`` left in ``p.grad`` (the standard loop).
+        Returns the mean over clients of each client's first loss of the step (None without closure).
         """
-        closure = check_closure(closure)
+        if closure is None and self._standard_loop():
+            closure_env = self._grad_env
+        else:
+            closure = check_closure(closure)
+            closure_env = lambda x: self._env(closure, x)     # noqa: E731
         card = self.card
         x_flat = self._flat()
         st = self._state(x_flat)
         k = st["k"]
         x = x_flat.unsqueeze(0)                                   # (S=1, d)
-        env = self._env(closure, x_flat)
+        env = closure_env(x_flat)
         agg = _steps.LocalAggregate(self.n_clients)
         gamma = self._per_group("stepsize", k, x_flat)
         mom = None if card.momentum == "none" else self._per_group("momentum", k, x_flat, high=1.0)
