@@ -40,9 +40,13 @@ NumPy streams); only replayed runs reproduce the reference.
 Performance: a step is a fixed sequence of passes over (S, n, d) tensors, written into work
 buffers allocated once per run (:meth:`._core.Env.buffer`) rather than into fresh tensors, with
 the exact local gradients of the diagnostics evaluated once per step (oracles with additive
-noise derive the stochastic ones from them) and Top-K / Rand-K selected by ``torch.topk`` on
-a reduced candidate set and applied by a scatter (:mod:`._kernels`). The arithmetic of every
-update is the reference's, operation by operation.
+noise derive the stochastic ones from them) and Top-K / Rand-K selected by k rounds of
+``argmax`` (k <= 4) or ``torch.topk`` on a reduced candidate set and applied by a scatter
+(:mod:`._kernels`). The draws are computed ahead in blocks of calls (counter-based, so the
+blocking changes no value), the finiteness of every watched quantity is one reduction on the
+device, read every 32 steps on the CPU. In the small-d regime a step costs its number of torch
+operators times the per-operator dispatch cost (``make bench`` prints both). The arithmetic of
+every update is the reference's, operation by operation.
 
 Layout: :mod:`._core` (options, randomness, result), :mod:`.problems` (batched oracles),
 :mod:`._kernels` (O(d) Top-K / Rand-K selection), :mod:`.ef21_family`, :mod:`.local_ef`,

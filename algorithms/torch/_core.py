@@ -155,8 +155,8 @@ class _Block:
         if self.data is None:
             return None
         if isinstance(self.data, tuple):
-            return tuple(t[:, b] for t in self.data)
-        return self.data[:, b]
+            return tuple(t.select(1, b) for t in self.data)
+        return self.data.select(1, b)
 
 
 class Env:
@@ -359,7 +359,7 @@ class FiniteWatch:
     """Finds the first non-finite quantity of a batched run without a host sync per step.
 
     ``watch(quantity, tensor, k)`` computes, per run, whether ``tensor`` (leading run axis S) is
-    finite: two tensor operations on the device (max |t|), no sync. ``watch.done(k)`` closes step k (one
+    finite: two reductions on the device (max and min over all but the run axis), no sync. ``watch.done(k)`` closes step k (one
     more operation) and, every ``every`` steps and at the last step, reads the flags of the steps
     since the last read (one host read). The first finding -- the earliest step, then the quantity
     watched first within it, then the lowest run -- raises
@@ -377,24 +377,27 @@ class FiniteWatch:
         self.every = int(every)
         self._names: list[str] = []
         self._ok: list[torch.Tensor] = []              # (S,) True where finite, this step
-        self._window: list = []                          # (step, names, (Q, S) max |t|)
+        self._window: list = []                          # (step, names, (2Q, S) max and min)
         self._dims: dict[int, tuple] = {}
 
     def __call__(self, quantity: str, t: torch.Tensor, k: int) -> None:
-        if not (t.is_floating_point() or t.is_complex()):
+        if not t.is_floating_point():
             return                                     # integer tensors are finite
-        # one reduction: max_j |t_j| per run is finite exactly when every t_j is (the maximum
-        # propagates NaN, an inf is its own maximum)
-        self._names.append(quantity)
+        # two reductions, no temporary: max_j t_j and min_j t_j per run are both finite exactly
+        # when every t_j is (both propagate NaN; +inf is the maximum, -inf the minimum)
         dims = self._dims.get(t.dim())
         if dims is None:
             dims = self._dims[t.dim()] = tuple(range(1, t.dim()))
-        self._ok.append(torch.abs(t).amax(dim=dims) if dims else torch.abs(t))
+        self._names += (quantity, quantity)
+        if dims:
+            self._ok += (t.amax(dim=dims), t.amin(dim=dims))
+        else:
+            self._ok += (t, t)
 
     def done(self, k: int) -> None:
         """After step k: keep its flags; read the flags when due (every ``every`` steps, last step)."""
         if self._ok:
-            self._window.append((int(k), self._names, torch.stack(self._ok)))   # (Q, S) max |t|
+            self._window.append((int(k), self._names, torch.stack(self._ok)))   # (2Q, S) max, min
             self._names, self._ok = [], []
         if (k + 1) % self.every == 0 or k + 1 >= self.iters:
             self.check()
@@ -453,7 +456,7 @@ class Recorder:
     def point(self, k: int, x: torch.Tensor) -> None:
         j = self._slot.get(int(k))
         if j is not None:
-            self.x[:, j] = x
+            self.x.select(1, j).copy_(x)
         if self._online:
             self._f[:, k] = self.env.oracle.f(x)
             G = self.env.oracle.grad_f(x)

@@ -123,6 +123,18 @@ def _non_finite_to_nan(c: torch.Tensor, v: torch.Tensor, scratch: torch.Tensor |
     return c.add_(zeros)
 
 
+_LAST_VALID: list = [None, None]
+
+
+def _validate(compressor, d: int) -> None:
+    """``compressor.validate(d)``, skipped when the same compressor object was just validated for d
+    (a loop compresses with one compressor every step)."""
+    if _LAST_VALID[0] is compressor and _LAST_VALID[1] == (d, getattr(compressor, "k", None)):
+        return
+    compressor.validate(d)
+    _LAST_VALID[0], _LAST_VALID[1] = compressor, (d, getattr(compressor, "k", None))
+
+
 #: Top-K / Rand-K with k <= SMALL_K select by k rounds of argmax (see :func:`_argmax_index`)
 SMALL_K = 4
 
@@ -162,7 +174,7 @@ def compress_sparse(compressor, v: torch.Tensor, *, u: torch.Tensor | None = Non
     """
     kind = type(compressor)
     if kind is TopK:
-        compressor.validate(v.shape[-1])
+        _validate(compressor, v.shape[-1])
         key = torch.abs(v, out=key)
         if compressor.k <= SMALL_K and compressor.k < v.shape[-1]:
             key.nan_to_num_(nan=math.inf, posinf=math.inf)   # the NaN rule: NaN ranks as the largest |v_i|
@@ -178,7 +190,7 @@ def compress_sparse(compressor, v: torch.Tensor, *, u: torch.Tensor | None = Non
         return _non_finite_to_nan(c, v, key), None, None
     if kind in (RandK, ScaledRandK):
         d = v.shape[-1]
-        compressor.validate(d)
+        _validate(compressor, d)
         if u is None:
             u = torch.rand(v.shape, generator=generator, device=v.device, dtype=v.dtype)
         key = torch.neg(u, out=key)

@@ -602,7 +602,7 @@ class QuadraticOracle(BatchedOracle):
         if self.rho:
             g.add_(self.rho * x ** 3)
         if xi is not None:
-            g.add_(xi[:, :, 0] * x).sub_(xi[:, :, 1])
+            g.add_(torch.mul(xi.select(2, 0), x)).sub_(xi.select(2, 1))
         return g
 
     def hvp(self, x, v, xi):
