@@ -91,8 +91,9 @@ def loglog_plot(path_stem: Path, *, title: str, xlabel: str, ylabel: str, series
 
     series: dicts {x, y, lo, hi, label, [dashed]} (the first one is the measured quantity);
     fits: {x, slope, intercept, label} (a log-log line); refs: {x, r, label, [anchor_x, anchor_y]}
-    (a :math:`K^{-r}` reference line through the anchor; without one, through the first series at the
-    geometric middle of its grid). Labels may be ledger names (``m_1``, ``K``, ``K^-0.25``) or
+    (a :math:`K^{-r}` reference line through the anchor; without one, at the geometric middle of the
+    line's own range, through the first fitted line -- the two then cross where their slopes are
+    compared -- or, with no fit, through the first series). Labels may be ledger names (``m_1``, ``K``, ``K^-0.25``) or
     mathtext; :func:`checks.style.tex` sets them.
     """
     n_legend = len(series) + len(fits) + len(refs)
@@ -112,9 +113,14 @@ def loglog_plot(path_stem: Path, *, title: str, xlabel: str, ylabel: str, series
                     zorder=4)
         for r in refs:
             x = np.asarray(r["x"], float)
-            if r.get("anchor_x") is None and series:
-                s0 = series[0]
-                ax_, ay_ = anchor_point(s0["x"], s0["y"])
+            if r.get("anchor_x") is None and (fits or series):
+                ax_ = float(np.sqrt(x[0] * x[-1]))              # geometric middle of the reference's range
+                if fits:                                        # on the fitted line of the measured curve
+                    ay_ = float(np.exp(fits[0]["intercept"]) * ax_ ** fits[0]["slope"])
+                else:                                           # on the measured curve itself
+                    s0 = series[0]
+                    ay_ = float(np.exp(np.interp(np.log(ax_), np.log(np.asarray(s0["x"], float)),
+                                                 np.log(np.asarray(s0["y"], float)))))
             else:
                 ax_, ay_ = float(r["anchor_x"]), float(r["anchor_y"])
             ax.plot(x, ay_ * (x / ax_) ** (-r["r"]), "-.", color="0.45", lw=1.0, label=style.tex(r["label"]),
