@@ -111,13 +111,16 @@ _PROBE = textwrap.dedent('''
     from eftheory.problems import SeparableQuadratic
     K, d, S = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     records = [int(r) if r.isdigit() else r for r in sys.argv[4].split(",")]
+    from algorithms.numpy.ef21 import ef21_theory_stepsize
+
     p = SeparableQuadratic(d, seed=0)
     x0, C = np.ones(d), TopK(max(1, d // 100))
-    algorithms.run("ef21", p, C, x0, 5, stepsize=0.1, backend="torch", seeds=S)   # warm-up
+    gamma = ef21_theory_stepsize(p, C)           # EF21's stable stepsize (0.1 diverges over 1e5 steps)
+    algorithms.run("ef21", p, C, x0, 5, stepsize=gamma, backend="torch", seeds=S)   # warm-up
     out = []
     for record in records:           # in order of growing memory: ru_maxrss is a high-water mark
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        r = algorithms.run("ef21", p, C, x0, K, stepsize=0.1, backend="torch", seeds=S, record=record)
+        r = algorithms.run("ef21", p, C, x0, K, stepsize=gamma, backend="torch", seeds=S, record=record)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         out.append({"peak_kib": peak, "growth_kib": peak - base, "rows": int(r.x.shape[1]),
                     "grad_norm": list(r.grad_norm.shape)})
