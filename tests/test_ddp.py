@@ -28,6 +28,7 @@ CASES = [
     ("econtrol", "econtrol", TopK(3), {"stepsize": 0.3, "econtrol_eta": 0.2}),
     ("ef", "ef", TopK(3), {"stepsize": 0.2, "mu": 0.5}),
     ("ef-scaled-sign", "ef", ScaledSign(), {"stepsize": 0.2}),
+    ("saef", "saef", TopK(3), {"stepsize": 0.2, "mu": 0.5, "p": 2}),
     ("mv-signum", "mv-signum", None, {"stepsize": 0.01, "momentum": 0.3}),
     ("smm", "smm", None, {"stepsize": 0.01, "momentum": 0.3}),
 ]
@@ -55,13 +56,13 @@ def flat(model):
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()]).clone()
 
 
-def _train(ddp, opt, rank, steps):
+def _train(ddp, opt, rank, steps, hook):
     xs = []
     for _ in range(steps):
         opt.zero_grad()
         loss_of(ddp, rank).backward()          # DDP's forward on this rank's shard; the hook runs here
         opt.step()
-        xs.append(flat(ddp.module))
+        xs.append(hook.model())                # the server model (SAEF's ranks hold x - e^(i))
     return xs
 
 
@@ -80,9 +81,9 @@ def _worker(rank, port, folder):
         hook = CompressedHook(name, ddp, C, **kw)
         ddp.register_comm_hook(None, hook.hook)
         opt = torch.optim.SGD(ddp.parameters(), lr=1.0)
-        xs = [flat(model)] + _train(ddp, opt, rank, K1)
+        xs = [flat(model)] + _train(ddp, opt, rank, K1, hook)
         saved, params = hook.state_dict(), {k: v.clone() for k, v in model.state_dict().items()}
-        xs += _train(ddp, opt, rank, K2)
+        xs += _train(ddp, opt, rank, K2, hook)
         # resume from the saved hook state in a fresh DDP model
         model2 = make_model()
         model2.load_state_dict(params)
@@ -90,7 +91,7 @@ def _worker(rank, port, folder):
         hook2 = CompressedHook(name, ddp2, C, **kw)
         hook2.load_state_dict(saved)
         ddp2.register_comm_hook(None, hook2.hook)
-        resumed = _train(ddp2, torch.optim.SGD(ddp2.parameters(), lr=1.0), rank, K2)
+        resumed = _train(ddp2, torch.optim.SGD(ddp2.parameters(), lr=1.0), rank, K2, hook2)
         out[cid] = (torch.stack(xs).numpy(), torch.stack(resumed).numpy())
     dist.barrier()
     dist.destroy_process_group()
@@ -121,7 +122,7 @@ def _simulated(name, C, kw, iters):
 def test_ddp_hook_equals_the_simulated_clients(ddp_runs, case):
     cid, name, C, kw = case
     got, resumed = ddp_runs[0][cid]
-    np.testing.assert_array_equal(ddp_runs[1][cid][0], got)          # every rank holds the same model
+    np.testing.assert_array_equal(ddp_runs[1][cid][0], got)          # every rank has the same server model
     ref = _simulated(name, C, kw, K1 + K2)
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12)
     assert np.abs(got[-1] - got[0]).max() > 1e-3
@@ -131,5 +132,5 @@ def test_ddp_hook_equals_the_simulated_clients(ddp_runs, case):
 def test_methods_a_hook_cannot_run_are_refused():
     from algorithms.torch.ddp import SUPPORTED
 
-    assert "ef21-mvr-norm" not in SUPPORTED and "saef" not in SUPPORTED
-    assert {"ef21-norm", "ef", "mvsm-v1"} <= set(SUPPORTED)
+    assert "ef21-mvr-norm" not in SUPPORTED and "ef21-hm-norm" not in SUPPORTED
+    assert {"ef21-norm", "ef", "saef", "mvsm-v1"} <= set(SUPPORTED)

@@ -31,12 +31,16 @@ Methods (the local gradient is the one ``backward()`` gave, at the common model)
 * EF21 family: ``ef21``, ``ef21-norm``, ``ef21-sgd``, ``ef21-sgdm``, ``ef21-sgdm-norm``,
   ``econtrol`` (the estimators that need only :math:`\nabla f_i(x^k;\xi_i^k)`); IGT, HM, RHM
   and MVR need oracle calls at other points or HVPs and are refused -- use the optimizers;
-* ``ef`` (SAEF evaluates at :math:`x_t - e_t^{(i)}`, a point per rank, and is refused);
+* ``ef`` and ``saef``: SAEF evaluates at :math:`x_t - e_t^{(i)}`, so between steps rank i's
+  parameters hold that step-ahead point (the hook moves them there) and :meth:`CompressedHook.model`
+  gives the server model :math:`x_t`;
 * every sign method of [003].
 
 Error-feedback state (memories, estimators, errors, the server state, the step counter, the
 generators) lives in the hook object; :meth:`CompressedHook.state_dict` /
-:meth:`~CompressedHook.load_state_dict` round-trip it (resume bit for bit).
+:meth:`~CompressedHook.load_state_dict` round-trip it (resume bit for bit; for SAEF,
+``load_state_dict`` after wrapping the model in DDP also restores this rank's step-ahead
+parameters, which DDP's construction overwrote with rank 0's).
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ _EF21_OK = ("exact", "sgd", "polyak", "econtrol")
 
 #: the names a hook runs
 SUPPORTED = tuple(sorted(
-    ["ef21", "ef21-norm", "ef21-sgd", "ef21-sgdm", "ef21-sgdm-norm", "econtrol", "ef",
+    ["ef21", "ef21-norm", "ef21-sgd", "ef21-sgdm", "ef21-sgdm-norm", "econtrol", "ef", "saef",
      "signsgd", "signum", "smm", "mv-signsgd", "mv-signum", "sto-signsgd", "mvsm-v1", "mvsm-v2"]))
 
 
@@ -163,6 +167,8 @@ class CompressedHook:
                 blocks = list(self.options.get("blocks") or [p.numel() for p in self.params])
             x_new = steps.ef21_step(env, card, self.st, zero, k, gamma=gamma, eta=1.0 if mom is None else mom,
                                     compressor=self.compressor, options=self.options, agg=agg, blocks=blocks)
+        elif card.family == "local_ef" and card.step_ahead:
+            return self._saef_update(steps, env, server, agg, gamma, k)
         elif card.family == "local_ef":
             x_new = steps.local_ef_step(env, card, self.st, zero, k, eta=gamma, compressor=self.compressor,
                                         options=self.options, agg=agg, server=server)
@@ -171,6 +177,30 @@ class CompressedHook:
                                     server=server)
         self.k = k + 1
         return torch.neg(x_new).reshape(-1)
+
+    def _saef_update(self, steps, env, server, agg, gamma, k) -> torch.Tensor:
+        """SAEF: rank i's parameters hold its step-ahead point y = x - e^(i), so ``backward()`` gave
+        the gradient there; the hook keeps the server model x, runs the engine's EF step at x (the
+        errors of iteration k were averaged at the end of step k - 1, as the engine averages them at
+        the start of step k) and moves the parameters to the next step-ahead point."""
+        import dataclasses
+
+        y = torch.cat([p.detach().reshape(-1) for p in self.params]).reshape(1, self.d)
+        x = self.st["x"] if "x" in self.st else y.clone()           # e^(i) = 0 at k = 0
+        plain = dataclasses.replace(self.card, step_ahead=False)
+        x_new = steps.local_ef_step(env, plain, self.st, x, k, eta=gamma, compressor=self.compressor,
+                                    options={**self.options, "error_averaging": False}, agg=agg, server=server)
+        if (k + 2) % self.options["p"] == 0:                        # step k + 1 starts with averaged errors
+            self.st["e_loc"] = agg.mean(self.st["e_loc"]).unsqueeze(1).expand(1, 1, self.d).clone()
+        self.st["x"] = x_new
+        self.k = k + 1
+        return (y - (x_new - self.st["e_loc"][:, 0])).reshape(-1)
+
+    def model(self) -> torch.Tensor:
+        """The server model x (flat): the parameters, except for SAEF, whose ranks hold x - e^(i)."""
+        if self.card.step_ahead and "x" in self.st:
+            return self.st["x"].reshape(-1).clone()
+        return torch.cat([p.detach().reshape(-1) for p in self.params])
 
     # -- state ------------------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -193,3 +223,10 @@ class CompressedHook:
                    for key, v in sd["st"].items()}
         self.gen.set_state(sd["gen"])
         self.server_gen.set_state(sd["server_gen"])
+        if self.card.step_ahead and "x" in self.st:
+            # DDP made every rank's parameters rank 0's when it was built: put this rank's back at
+            # its step-ahead point x - e^(i)
+            y = (self.st["x"] - self.st["e_loc"][:, 0]).reshape(-1)
+            with torch.no_grad():
+                for p in self.params:
+                    p.copy_(y[self.slices[id(p)]].view_as(p))
