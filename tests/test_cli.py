@@ -394,16 +394,25 @@ def _out_commands(tmp_path):
 
 @pytest.mark.parametrize("form", ["existing-file", "file/sub", "/proc/x", "read-only", "empty"])
 @pytest.mark.parametrize("command", ["verify", "mutants", "run", "fit", "plot"])
-def test_out_that_cannot_be_written_is_one_line(command, form, capsys, tmp_path):
+def test_out_that_cannot_be_written_is_one_line(command, form, capsys, tmp_path, monkeypatch):
     a_file = tmp_path / "a_file"
     a_file.write_text("x")
     if form == "read-only":
-        if os.geteuid() == 0:
-            pytest.skip("permission bits do not stop root from writing")
         ro = tmp_path / "ro"
         ro.mkdir()
         ro.chmod(0o500)
-        out = str(ro / "sub")
+        out = str(ro)
+        if os.geteuid() == 0:              # permission bits do not stop root: refuse the write as a read-only mount does
+            import tempfile
+
+            real = tempfile.mkstemp
+
+            def refuse(*a, dir=None, **k):
+                if dir is not None and str(dir).startswith(out):
+                    raise PermissionError(30, "Read-only file system", str(dir))
+                return real(*a, dir=dir, **k)
+
+            monkeypatch.setattr(tempfile, "mkstemp", refuse)
     else:
         out = {"existing-file": str(a_file), "file/sub": str(a_file / "sub"), "/proc/x": "/proc/x/y",
                "empty": ""}[form]
