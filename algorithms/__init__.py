@@ -123,6 +123,8 @@ def memory_estimate(spec: AlgorithmSpec, n: int, d: int, iters: int, policy: Rec
     if options.get("record_clients") is True:
         per_run += (2.0 * n + 1) * K * d
     S = options.get("seeds", 1)
+    if isinstance(S, (list, tuple)):          # an explicit list of run seeds: one run per entry
+        S = max(len(S), 1)
     S = int(S) if isinstance(S, numbers.Integral) and not isinstance(S, bool) and S >= 1 else 1
     width = 4 if options.get("dtype") in ("float32",) else 8
     return per_run * S * width
@@ -154,6 +156,8 @@ def run(name: str, problem, compressor, x0, iters: int, *, stepsize, momentum=No
         naming ``iters``).
     options : algorithm options, documented in each algorithm's docstring.
 
+    Notes
+    -----
     Shapes: the NumPy reference and the engine without ``seeds`` return one run (``x`` (R, d),
     ``grad_norm`` (K+1,)); the engine with ``seeds=S`` keeps a leading run axis S.
 

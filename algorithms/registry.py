@@ -23,8 +23,10 @@ BACKENDS = ("numpy", "torch")
 class AlgorithmSpec:
     """What the registry knows of one (name, backend) implementation.
 
-    fn(problem, compressor, x0, iters, *, stepsize: Schedule, momentum: Schedule | None,
-       seed: int, **options) -> Result
+    Its ``fn`` is called as::
+
+        fn(problem, compressor, x0, iters, *, stepsize: Schedule, momentum: Schedule | None,
+           seed: int, **options) -> Result
     """
 
     name: str

@@ -51,14 +51,6 @@ _DL = "docs/papers/{}.md#claims"
 #: claim id -> its recorded finding; every claim not listed is expected to PASS
 #: (figures: the quick tier, `eftheory verify --tier quick`, backend torch)
 FINDINGS: dict[str, Finding] = {
-    "S001-EQ5": Finding(
-        FAIL,
-        "in the regime where the bound's sigma/sqrt(n) term dominates (x0 = x*, identical clients, sigma = 30 >= "
-        "3.75 sqrt(n_max) gamma0 L0) the n-exponent of the K-average is -0.207 [-0.225, -0.187] for n in "
-        "{1, 4, 16} (K = 2000, 32 seeds; -0.225 [-0.250, -0.203] in a later run), not <= -0.4: the quantity scales like (sigma/sqrt(n))^(1/2), within "
-        "the bound but not like its sigma/sqrt(n) term (sigma = 3: -0.245 [-0.257, -0.234]); the shared-noise "
-        "control is rejected",
-        "checks/claims_rates.py (S001-T2 and S001-EQ5); " + _DL.format("001")),
     "S000-Q": Finding(
         FAIL,
         "[000]'s protocol on a CPU-sized problem (digits, MLP, 10 clients, Top-10 %, 8 epochs, 3 seeds, "

@@ -52,12 +52,4 @@ eftheory_results_dir = os.environ.get("EFTHEORY_RESULTS", str(HERE.parent / "res
 
 # Docstrings that are not valid reStructuredText are shown verbatim; the build warns about any
 # other one. These are known and shown verbatim with an info line until their text is mended.
-eftheory_verbatim_docstrings = {
-    "eftheory.compressors.Sign": "a continuation line is indented by 3 spaces (block quote ends)",
-    "eftheory.compressors.scaled_sign_error": "Returns: a literal with a colon is split by napoleon",
-    "eftheory.compressors.sign_law": "Returns: a literal with a colon is split by napoleon",
-    "eftheory.compressors.sign_monte_carlo": "Returns: a literal with a colon is split by napoleon",
-    "eftheory.problems.Polynomial": "|t| reads as a substitution reference",
-    "algorithms.AlgorithmSpec": "a signature line with * and ** reads as emphasis",
-    "algorithms.run": "the Shapes / Non-finite paragraphs sit inside Parameters (read as parameters)",
-}
+eftheory_verbatim_docstrings = {}

@@ -510,8 +510,8 @@ class Sign(Compressor):
 
     Not a contractive compressor: the output has norm :math:`\sqrt{\mathrm{nnz}(v)}` whatever the
     scale of v, so no :math:`\alpha` works for all v (``alpha`` raises). It is used inside
-    signSGD, SMM and majority vote, where the step length per coordinate is the stepsize
-   . A message is d bits.
+    signSGD, SMM and majority vote, where the step length per coordinate is the stepsize.
+    A message is d bits.
 
     Example:
         >>> Sign()(np.array([3.0, -1.0, 0.0]))
@@ -835,10 +835,10 @@ def sign_law(v, R, grid: int = 4096) -> dict[str, Pair]:
         grid: M, the number of grid points (an integer >= 2).
 
     Returns:
-        ``{"p_plus": Pair(observed, 1/2 + v/(2R)), "mean": Pair(observed, v/R),
-        "var": Pair(observed, 1 - v^2/R^2), "error": Pair(E||R S_R(v) - v||^2, dR^2 - ||v||^2),
-        "resolution": Pair(1/(2M), 1/(2M))}`` -- the tolerance of ``p_plus`` is the resolution,
-        that of ``mean`` and ``var`` twice and four times it.
+        A dict of ``Pair(observed, expected)`` entries, namely ``p_plus`` with 1/2 + v/(2R),
+        ``mean`` with v/R, ``var`` with 1 - v^2/R^2, ``error`` = E||R S_R(v) - v||^2 with
+        dR^2 - ||v||^2, and ``resolution`` = 1/(2M) twice. The tolerance of ``p_plus`` is the
+        resolution, that of ``mean`` and ``var`` twice and four times it.
     """
     C = UnbiasedSign(R)
     M = check_int("grid", grid, low=2)
@@ -879,8 +879,9 @@ def sign_monte_carlo(v, R, rng, samples: int = 20_000, confidence: float = 0.999
         confidence: in (0, 1).
 
     Returns:
-        ``{"mean": Pair(sample mean, v/R), "var": Pair(1 - mean^2 from samples, 1 - v^2/R^2),
-        "halfwidth": Pair(t, 2t)}`` (tolerances of mean and var).
+        A dict of ``Pair(observed, expected)`` entries, namely ``mean`` (sample mean with v/R),
+        ``var`` (1 - mean^2 from the samples with 1 - v^2/R^2) and ``halfwidth`` (t and 2t, the
+        tolerances of mean and var).
     """
     C = UnbiasedSign(R)
     N = check_int("samples", samples, low=1)
@@ -912,8 +913,9 @@ def scaled_sign_error(v) -> dict[str, Pair]:
         v: one vector.
 
     Returns:
-        ``{"error": Pair(computed, closed form), "bound": Pair(computed, bound),
-        "norm_sq": Pair(||v||^2, ||v||^2)}`` (the scale for relative tolerances).
+        A dict of ``Pair`` entries, namely ``error`` (computed with the closed form), ``bound``
+        (computed with the bound) and ``norm_sq`` (||v||^2 twice, the scale for relative
+        tolerances).
     """
     v = _as_array(v)
     if v.ndim != 1:

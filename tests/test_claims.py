@@ -56,8 +56,9 @@ def test_claim_metadata():
         assert c.executable or c.pending, c.id
         if c.kind == "S":
             assert c.stated is not None, c.id
-    # the deep-learning claims are pending with their reason
-    assert not CATALOG["S000-Q"].executable and "ResNet-18/CIFAR-10" in CATALOG["S000-Q"].pending
+    # the experiment claims run (on the real-data harness of eftheory.experiments)
+    by_id = {c.id: c for c in CLAIMS}
+    assert all(by_id[q].executable for q in ("S000-Q", "S002-Q", "S003-Q"))
     assert {c.id for c in CLAIMS if c.kind == "S"} >= {"S000-T1", "S000-T2", "S000-T3", "S000-T4", "S000-T5",
                                                        "S004-T1", "S001-T2", "S002-C2", "S002-C3", "S003-T1",
                                                        "S003-T5"}
@@ -77,7 +78,10 @@ def test_pass_needs_every_control_rejected():
 
 
 def test_pending_claim_reports_pending(tmp_path):
-    out = run_claim(CATALOG["S000-Q"], Context(out=tmp_path))
+    import dataclasses
+
+    pending = dataclasses.replace(CATALOG["S000-Q"], run=None, pending="needs ResNet-18 on CIFAR-10")
+    out = run_claim(pending, Context(out=tmp_path))
     assert out.verdict == PENDING and "ResNet" in out.notes
 
 

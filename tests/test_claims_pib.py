@@ -10,19 +10,15 @@ from __future__ import annotations
 import pytest
 
 from checks import claims_bounds, claims_identities, claims_pointwise, claims_qualitative
-from checks.claim import FAIL, PASS
+from checks.claim import FAIL, INCONCLUSIVE, PASS
 from checks.context import Context
+from checks.expectations import measured_disagreements
 
 CLAIMS = {c.id: c for m in (claims_pointwise, claims_identities, claims_bounds, claims_qualitative) for c in m.CLAIMS}
 
-# measured failures of the small synthetic forms (quick tier, NumPy):
-MEASURED_FAIL = {
-    "S002-Q": "smaller p does not help here: mean loss 41.6 (p=inf), 42.0 (p=20), 43.0 (p=5), 42.8 (p=1); "
-              "the other three sub-claims hold",
-    "S003-Q": "MVSM v1 (G from the box) is worse than majority-vote signSGD: A1 7.93 vs 1.88; SMM beats signSGD "
-              "(7.32 vs 7.80)",
-}
-SLOW = {"S001-L9", "S002-Q", "S003-Q", "E-FIG", "S001-T3", "S004-L2"}
+# the recorded findings (checks/expectations.py): strict expected failures with their figures
+MEASURED_FAIL = measured_disagreements()
+SLOW = {"S001-L9", "S000-Q", "S002-Q", "S003-Q", "E-FIG", "S001-T3", "S004-L2"}
 
 
 def _params():
@@ -52,7 +48,7 @@ def _outcome(cid, cache):
 def test_claim_quick_tier_verdict(cid, outcomes):
     o = _outcome(cid, outcomes)
     assert o.claim_id == cid
-    assert o.verdict in (PASS, FAIL)
+    assert o.verdict in (PASS, FAIL, INCONCLUSIVE)
     assert o.measured, "a claim reports its measured figures"
     assert o.verdict == PASS, f"{cid}: {o.measured}"
 

@@ -67,7 +67,7 @@ class Polynomial:
     which ``L`` holds), ``L`` = ``L_tilde`` = box smoothness, ``L_i`` = array([L]), ``f_inf`` = 0,
     ``f_inf_lower`` = 0, ``f_i_inf_lower`` = array([0.]), ``sigma`` = 0, ``x_star`` = zeros(d),
     ``min_curvature`` (≈ −0.0987 λ, the smallest Hessian entry over R^d) and
-    ``min_curvature_at`` (the |t| attaining it).
+    ``min_curvature_at`` (the :math:`|t|` attaining it).
 
     Args:
         d: dimension ≥ 1. lam: λ > 0. L1: L1 > 0. L0: L0 > 0 (exclusive with lam). D: box radius > 0.
