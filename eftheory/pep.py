@@ -183,6 +183,22 @@ def ef21_bound_units(alpha: float, gamma: float) -> tuple[float, float]:
 # ----------------------------------------------------------------------------- EF21
 
 
+def _worst_case_shape(sq, budget, alpha) -> dict:
+    """What the worst-case instance looks like, read off the solved Gram matrix: the profile of
+    ||grad f(x^t)||^2 over t, and the share of the contraction budget (1 - alpha)||o||^2 that each
+    message's error ||c - o||^2 uses (1 = the compressor is as bad as the class allows)."""
+    try:
+        profile = [float(e.eval()) for e in sq]
+        used = [float(err.eval()) / ((1 - alpha) * float(o.eval())) if alpha < 1 and float(o.eval()) > 1e-12
+                else float("nan") for err, o in budget]
+    except Exception:               # no primal solution to read (solver failure)
+        return {}
+    finite = [u for u in used if math.isfinite(u)]
+    return {"grad_sq_profile": profile,
+            "budget_used": used,
+            "budget_used_mean": (sum(finite) / len(finite)) if finite else None}
+
+
 def ef21_worst_case(alpha: float, T: int, *, L=1.0, L_f=None, gamma=None, init: str = "gradient",
                     metric: str = "average", weights=None, lower_level: str = "smooth") -> PEPResult:
     r"""Worst case of EF21 (exact gradients, n <= 2 clients) over the L-smooth class.
@@ -257,6 +273,7 @@ def ef21_worst_case(alpha: float, T: int, *, L=1.0, L_f=None, gamma=None, init: 
     problem.set_initial_condition(numerator <= 1)
 
     sq = [grad ** 2]
+    budget = []                       # (||c - o||^2, ||o||^2) of every message after the first step
     for t in range(T):
         g = sum(g_i[1:], g_i[0]) / n
         x = x - gamma * g
@@ -264,7 +281,13 @@ def ef21_worst_case(alpha: float, T: int, *, L=1.0, L_f=None, gamma=None, init: 
         lower(grad, fval, x)
         if t < T - 1:
             sq.append(grad ** 2)
-            g_i = [gm + _contraction(problem, Point, gi - gm, a) for gm, gi in zip(g_i, grads_i)]
+            new_g = []
+            for gm, gi in zip(g_i, grads_i):
+                o = gi - gm
+                c = _contraction(problem, Point, o, a)
+                budget.append(((c - o) ** 2, o ** 2))
+                new_g.append(gm + c)
+            g_i = new_g
     if metric == "average":
         problem.set_performance_metric(sum(sq[1:], sq[0]) / T)
     else:
@@ -273,6 +296,8 @@ def ef21_worst_case(alpha: float, T: int, *, L=1.0, L_f=None, gamma=None, init: 
     params = {"alpha": a, "T": T, "L": list(Ls), "L_f": L_f, "gamma": gamma, "init": init, "metric": metric,
               "weights": [wF, wG], "lower_level": lower_level}
     res = _solve(problem, "ef21", params, t0)
+    if res.ok:
+        res.extra.update(_worst_case_shape(sq, budget, a))
     res.extra["bound"] = 1.0 / T if weights is None else None
     res.extra["bound_over_pep"] = 1.0 / (T * res.value) if weights is None and res.value > 0 else None
     return res

@@ -301,3 +301,14 @@ def test_ledger_without_the_extra(monkeypatch):
     out = _pep_ef21([("poly", 1, 1.0, 0.25, 0.13, 2.0, 0.5, 0.01)])
     assert set(out) == {"pep_not_available"} and ".[pep]" in out["pep_not_available"]
     assert set(_pep_norm([("Top-1", 0.5, 3.0, 0.1)], 2.0)) == {"pep_not_available"}
+
+
+def test_worst_case_shape_is_read_back_and_feasible():
+    """The solved worst case's messages respect the contraction (share of the budget <= 1) and the
+    EF21 worst case uses nearly all of it; its gradient profile has one entry per averaged step."""
+    res = pep.ef21_worst_case(0.25, 5)
+    used = [u for u in res.extra["budget_used"] if u == u]
+    assert len(res.extra["grad_sq_profile"]) == 5 and len(res.extra["budget_used"]) == 4
+    assert all(-1e-6 <= u <= 1 + 1e-4 for u in used)
+    assert res.extra["budget_used_mean"] > 0.9
+    assert abs(sum(res.extra["grad_sq_profile"]) / 5 - res.value) <= 1e-4 * max(res.value, 1e-12) + 1e-7
