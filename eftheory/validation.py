@@ -14,6 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 
 __all__ = [
+    "checked_value",
     "check_real",
     "check_positive",
     "check_unit_interval",
@@ -227,3 +228,14 @@ def check_matrix(name: str, value) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite; got non-finite entries")
     return arr
+
+
+def checked_value(name: str, value) -> float:
+    """A problem method's scalar output (``f``) as a float; ValueError naming the method otherwise."""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must return a real number; got {type(value).__name__}") from None
+    if arr.size != 1:
+        raise ValueError(f"{name} must return a real number; got an array of shape {arr.shape}")
+    return float(arr.reshape(()))

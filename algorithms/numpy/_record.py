@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from eftheory.validation import NonFiniteError, check_oracle_output
+from eftheory.validation import NonFiniteError, check_oracle_output, checked_value
 
 __all__ = ["Trajectory", "checked_global_grad", "checked_value"]
 
@@ -22,17 +22,6 @@ def checked_global_grad(problem, x: np.ndarray) -> np.ndarray:
         return check_oracle_output("grad", problem.grad(x), d)
     n = problem.n_clients
     return sum(check_oracle_output("grad_i", problem.grad_i(i, x), d) for i in range(n)) / n
-
-
-def checked_value(name: str, value) -> float:
-    """A problem method's scalar output (``f``) as a float; ValueError naming the method otherwise."""
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must return a real number; got {type(value).__name__}") from None
-    if arr.size != 1:
-        raise ValueError(f"{name} must return a real number; got an array of shape {arr.shape}")
-    return float(arr.reshape(()))
 
 
 class Trajectory:

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from eftheory.problems.base import global_grad
-from eftheory.validation import check_draw, check_oracle_output
+from eftheory.validation import check_draw, check_oracle_output, checked_value
 
 __all__ = ["BatchedOracle", "NumpyFallbackOracle", "TorchProblem", "TorchProblemOracle", "LogisticOracle",
            "PolynomialOracle", "QuadraticOracle", "DiagonalOracle",
@@ -233,22 +233,11 @@ class NumpyFallbackOracle(BatchedOracle):
 
     def f(self, X):
         Xn = X.detach().cpu().numpy().astype(np.float64)
-        return self.t(np.array([_scalar("f", self.problem.f(r)) for r in Xn]))
+        return self.t(np.array([checked_value("f", self.problem.f(r)) for r in Xn]))
 
     def grad_f(self, X):
         Xn = X.detach().cpu().numpy().astype(np.float64)
         return self.t(np.array([check_oracle_output("grad_i", global_grad(self.problem, r), self.d) for r in Xn]))
-
-
-def _scalar(name: str, value) -> float:
-    """A problem method's scalar output (``f``) as a float; ValueError naming the method otherwise."""
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must return a real number; got {type(value).__name__}") from None
-    if arr.size != 1:
-        raise ValueError(f"{name} must return a real number; got an array of shape {arr.shape}")
-    return float(arr.reshape(()))
 
 
 class TorchProblem:
