@@ -182,7 +182,7 @@ def _ef_buffer_dropped():
     def t_message(env, compressor, v, g_i, tmp):
         return env.compress(compressor, v) - g_i, None, None
 
-    return _attr(_np_loop(), "message", message) + _attr(_t_family(), "_message", t_message)
+    return _everywhere(_np_loop().__name__, "message", message) + _everywhere(_t_family().__name__, "_message", t_message)
 
 
 def _no_compression():
@@ -193,7 +193,7 @@ def _no_compression():
     def t_message(env, compressor, v, g_i, tmp):
         return v - g_i, None, None
 
-    return _attr(_np_loop(), "message", message) + _attr(_t_family(), "_message", t_message)
+    return _everywhere(_np_loop().__name__, "message", message) + _everywhere(_t_family().__name__, "_message", t_message)
 
 
 def _mean_without_1_over_n():
@@ -204,7 +204,7 @@ def _mean_without_1_over_n():
     def t_mirror(g, c, n, g_i, k):
         return g + c.sum(dim=1)
 
-    return _attr(_np_loop(), "mirror_update", mirror) + _attr(_t_family(), "_mirror_update", t_mirror)
+    return _everywhere(_np_loop().__name__, "mirror_update", mirror) + _everywhere(_t_family().__name__, "_mirror_update", t_mirror)
 
 
 def _client0_aliased():
@@ -226,8 +226,8 @@ def _client0_aliased():
         # the dense path: the engine's sparse shortcut for ||g_i - v|| assumes g_i changes only where c does
         return orig_message(env, compressor, v, g_i, tmp)[0], None, None
 
-    return (_attr(_np_loop(), "mirror_update", mirror) + _attr(fam, "_mirror_update", t_mirror)
-            + _attr(fam, "_message", t_message))
+    return (_everywhere(_np_loop().__name__, "mirror_update", mirror) + _everywhere(fam.__name__, "_mirror_update", t_mirror)
+            + _everywhere(fam.__name__, "_message", t_message))
 
 
 def _normalize_per_block():
@@ -249,7 +249,7 @@ def _normalize_per_block():
         sizes = list(halves(v.shape[-1])) if blocks is None else list(blocks)
         return torch.cat([orig_t(part) for part in torch.split(v, sizes, dim=-1)], dim=-1)
 
-    return _attr(loop, "normalized_direction", direction) + _everywhere(core.__name__, "normalize", t_normalize)
+    return _everywhere(loop.__name__, "normalized_direction", direction) + _everywhere(core.__name__, "normalize", t_normalize)
 
 
 def _polyak_swapped():
@@ -337,26 +337,27 @@ def _smm_convention_swapped():
     """SMM (and MVSM) weigh the previous momentum by beta: v = beta v + (1 - beta) g (with beta -> 0: signSGD)."""
     sl = importlib.import_module("algorithms.numpy._sign_loop")
     ts = importlib.import_module("algorithms.torch.sign")
-    orig_np, orig_t = sl.run_sign_loop, ts.sign_engine
+    orig_np, orig_t = sl.run_sign_loop, ts._sign_momentum
     flip = {"new_weight": "old_weight", "old_weight": "new_weight"}
 
     def np_loop(*args, estimator, momentum_convention="new_weight", **kw):
         conv = flip[momentum_convention] if estimator == "smm" else momentum_convention
         return orig_np(*args, estimator=estimator, momentum_convention=conv, **kw)
 
-    def t_engine(*args, estimator, momentum_convention="new_weight", **kw):
-        conv = flip[momentum_convention] if estimator == "smm" else momentum_convention
-        return orig_t(*args, estimator=estimator, momentum_convention=conv, **kw)
+    def t_momentum(v, g, beta, k, estimator, convention, tmp=None):
+        conv = flip[convention] if estimator == "smm" else convention
+        return orig_t(v, g, beta, k, estimator, conv, tmp)
 
-    return _everywhere(sl.__name__, "run_sign_loop", np_loop) + _attr(ts, "sign_engine", t_engine)
+    return (_everywhere(sl.__name__, "run_sign_loop", np_loop)
+            + _everywhere(ts.__name__, "_sign_momentum", t_momentum))
 
 
 def _mvsm_mean_of_signs():
     """The server moves along the mean of the nodes' signs, Sigma/n, instead of their majority sign(Sigma)."""
     sl = importlib.import_module("algorithms.numpy._sign_loop")
     ts = importlib.import_module("algorithms.torch.sign")
-    return (_attr(sl, "majority_vote", lambda total, n, ties: total / n)
-            + _attr(ts, "_majority_vote", lambda total, n, ties: total / n))
+    return (_everywhere(sl.__name__, "majority_vote", lambda total, n, ties: total / n)
+            + _everywhere(ts.__name__, "_majority_vote", lambda total, n, ties: total / n))
 
 
 def _sr_plain_sign():
@@ -388,8 +389,8 @@ def _ef_mod():
 def _saef_at_model():
     """SAEF evaluates its gradient at the common model x_t instead of the step-ahead point x_t - e_t^(k) (= EF)."""
     npm, tm = _ef_mod()
-    return (_attr(npm, "evaluation_point", lambda x, e_k, point: x)
-            + _attr(tm, "_evaluation_point", lambda env, x, e_loc, step_ahead: x))
+    return (_everywhere(npm.__name__, "evaluation_point", lambda x, e_k, point: x)
+            + _everywhere(tm.__name__, "_evaluation_point", lambda env, x, e_loc, step_ahead: x))
 
 
 def _local_error_dropped():
@@ -397,22 +398,22 @@ def _local_error_dropped():
     import torch
 
     npm, tm = _ef_mod()
-    return (_attr(npm, "local_error", lambda delta_k, c_k: np.zeros_like(delta_k))
-            + _attr(tm, "_local_error", lambda delta_k, c_loc, idx, vals: torch.zeros_like(delta_k)))
+    return (_everywhere(npm.__name__, "local_error", lambda delta_k, c_k: np.zeros_like(delta_k))
+            + _everywhere(tm.__name__, "_local_error", lambda delta_k, c_loc, idx, vals: torch.zeros_like(delta_k)))
 
 
 def _momentum_ema():
     """The worker momentum is an average, m = mu m + (1 - mu) g, instead of the heavy ball m = mu m + g."""
     npm, tm = _ef_mod()
-    return (_attr(npm, "momentum_step", lambda m_k, g_k, mu: mu * m_k + (1.0 - mu) * g_k)
-            + _attr(tm, "_momentum_step", lambda m, g, mu: m.mul_(mu).add_(g * (1.0 - mu))))
+    return (_everywhere(npm.__name__, "momentum_step", lambda m_k, g_k, mu: mu * m_k + (1.0 - mu) * g_k)
+            + _everywhere(tm.__name__, "_momentum_step", lambda m, g, mu: m.mul_(mu).add_(g * (1.0 - mu))))
 
 
 def _error_halved():
     """Half of the local error is fed back: e_{t+1}^(k) = (Delta - C(Delta))/2."""
     npm, tm = _ef_mod()
-    return (_attr(npm, "local_error", lambda delta_k, c_k: 0.5 * (delta_k - c_k))
-            + _attr(tm, "_local_error", lambda delta_k, c_loc, idx, vals: 0.5 * (delta_k - c_loc)))
+    return (_everywhere(npm.__name__, "local_error", lambda delta_k, c_k: 0.5 * (delta_k - c_k))
+            + _everywhere(tm.__name__, "_local_error", lambda delta_k, c_loc, idx, vals: 0.5 * (delta_k - c_loc)))
 
 
 # ----------------------------------------------------------------------------- compressors, schedules

@@ -140,3 +140,49 @@ def test_code_mutation_score_counts_untested_mutants_as_surviving():
     assert score({"killed": 90, "survived": 5, "no_tests": 5, "timeout": 0}) == 0.9
     assert score({"killed": 3, "survived": 1}) == 0.75
     assert np.isnan(score({}))
+
+
+def _optimizer_cases_of(m):
+    """One optimizer case (tests/test_torch_optim.py) per algorithm the mutant touches, in the mutant's setting."""
+    from test_torch_optim import CASES as OPT_CASES
+
+    out, seen = [], set()
+    for case in OPT_CASES:
+        name, kw, C = case[1], case[2], case[3]
+        if name in seen or not m.touches(name, getattr(C, "name", None)):
+            continue
+        if m.compressors is not None and not any(k in repr(C).lower() for k in m.compressors):
+            continue
+        if m.name == "topk-k-minus-1" and type(C).__name__ != "TopK":
+            continue
+        if m.name == "momentum-ema" and not kw.get("mu", 0.0) > 0:
+            continue
+        if m.name == "schedule-shifted" and not any(callable(kw.get(k)) for k in ("stepsize", "momentum")):
+            continue                         # a constant schedule read one step late is the same schedule
+        seen.add(name)
+        out.append(case)
+    return out
+
+
+@pytest.mark.parametrize("mutant", [m.name for m in MUTANTS.values() if m.algorithms != ()])
+def test_mutant_reaches_the_optimizers(mutant):
+    """The torch.optim optimizers run the engine's steps, so a mutant of a step changes them too (and
+    nothing stays changed afterwards): a claim checked through an optimizer sees the same defect."""
+    import test_torch_optim as T
+
+    cases = _optimizer_cases_of(get(mutant))
+    if not cases:
+        pytest.skip(f"{mutant}: no optimizer case exercises its setting")
+    changed = []
+    for case in cases:
+        _, name, kw, C, exact, per_iter = case
+        problem = T.MLPProblem(batch=None if exact else T.BATCH)
+        opts = {**kw, **_KW.get(mutant, {}), "n_clients": T.N}
+        run = lambda: T.run_optimizer(name, opts, problem, compressor=C, per_iter=per_iter)
+        before = run()
+        with applied(mutant):
+            during = run()
+        after = run()
+        np.testing.assert_array_equal(after, before)
+        changed.append(name if not np.array_equal(during, before) else None)
+    assert any(changed), f"{mutant} changes none of the optimizers of {[c[1] for c in cases]}"

@@ -99,15 +99,7 @@ def sign_engine(name, problem, x0, iters, *, stepsize, momentum, seed, estimator
         if estimator == "grad":
             v = g
         else:
-            beta = float(betas[k])
-            if estimator == "signum":
-                v.mul_(beta).add_(torch.mul(g, 1.0 - beta, out=tmp))        # beta v + (1-beta) g
-            elif k == 0:
-                v = g.clone()
-            elif momentum_convention == "new_weight":
-                v.mul_(1.0 - beta).add_(torch.mul(g, beta, out=tmp))        # (1-beta) v + beta g
-            else:
-                v.mul_(beta).add_(torch.mul(g, 1.0 - beta, out=tmp))
+            v = _sign_momentum(v, g, float(betas[k]), k, estimator, momentum_convention, tmp)
         watch("estimator v", v, k)
         if full:
             rec.record("estimate", k, v)
@@ -167,6 +159,19 @@ def sign_engine(name, problem, x0, iters, *, stepsize, momentum, seed, estimator
     if full:
         res.diagnostics["grad_norm_l1"] = rec.l1_norms(grads)
     return res
+
+
+def _sign_momentum(v, g, beta, k: int, estimator: str, convention: str, tmp=None):
+    """The momentum v_k of Signum (``beta v + (1-beta) g``) and of SMM / MVSM (``v_1 = g_1``, then
+    ``(1-beta) v + beta g`` in the ``new_weight`` convention of [003], ``beta v + (1-beta) g`` in
+    ``old_weight``), updated in place where possible; ``beta`` a float or a broadcastable tensor."""
+    if estimator == "signum":
+        return v.mul_(beta).add_(torch.mul(g, 1.0 - beta, out=tmp))
+    if k == 0:
+        return g.clone()
+    if convention == "new_weight":
+        return v.mul_(1.0 - beta).add_(torch.mul(g, beta, out=tmp))
+    return v.mul_(beta).add_(torch.mul(g, 1.0 - beta, out=tmp))
 
 
 # name: (estimator, uplink, downlink, momentum, options, R name)

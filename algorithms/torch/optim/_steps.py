@@ -35,7 +35,7 @@ from .._kernels import compress as _compress
 from .._kernels import compress_sparse as _compress_sparse
 from ..ef21_family import CARRIES_V, ESTIMATORS, _Ctx, _message, _mirror_update
 from ..local_ef import _evaluation_point, _local_error, _momentum_step
-from ..sign import _check_bound, _check_sign_zero, _majority_vote, _sgn
+from ..sign import _check_bound, _check_sign_zero, _majority_vote, _sgn, _sign_momentum
 
 __all__ = ["ClientEnv", "LocalAggregate", "ef21_step", "local_ef_step", "sign_step", "sample_draws", "watch"]
 
@@ -306,13 +306,8 @@ def sign_step(env, card, st: dict, x: torch.Tensor, k: int, *, gamma, beta, conv
         if top >= 1.0:
             raise ValueError(f"momentum must lie in (0, 1) for {card.name!r} (Signum weighs the previous "
                              f"momentum by beta); got {top:g}")
-        v.mul_(beta).add_(torch.mul(g, 1.0 - beta))
-    elif k == 0:
-        v = g.clone()
-    elif conv["convention"] == "new_weight":
-        v.mul_(1.0 - beta).add_(torch.mul(g, beta))
-    else:
-        v.mul_(beta).add_(torch.mul(g, 1.0 - beta))
+    if card.estimator != "grad":
+        v = _sign_momentum(v, g, beta, k, card.estimator, conv["convention"])
     st["v"] = v
     if centralized:
         s = _sgn(v[:, 0], conv["zero"])
