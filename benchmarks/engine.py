@@ -50,6 +50,7 @@ machine vary by tens of percent; compare ratios within one run.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import json
 import math
 import os
@@ -293,6 +294,23 @@ def scaling_exponent(rows: list[dict], key: str) -> float:
     return float(np.polyfit(x, y, 1)[0])
 
 
+def claim_times(path: str, top: int = 10) -> None:
+    """The end-to-end time of the slowest claims of a finished ``eftheory verify`` (its ledger.json)."""
+    p = Path(path)
+    if not p.is_file():
+        print(f"# verify per claim: no ledger at {p} (run `make verify` first)")
+        return
+    led = json.loads(p.read_text())
+    rows = sorted(led.get("claims", []), key=lambda c: -(c.get("seconds") or 0.0))
+    st = led.get("settings", {})
+    total = sum(c.get("seconds") or 0.0 for c in rows)
+    print(f"# verify per claim (top {top} of {len(rows)}; tier {st.get('tier', '?')}, jobs {st.get('jobs', '?')}, "
+          f"wall {st.get('seconds', '?')} s, sum of claim times {total:.0f} s; from {p})")
+    for c in rows[:top]:
+        print(f"{c['id']:<12}{c.get('verdict', ''):<14}{c.get('seconds') or 0.0:>8.1f} s"
+              f"{100 * (c.get('seconds') or 0.0) / total if total else 0.0:>7.1f} %")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.engine", description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default="cpu", help="engine device: cpu, cuda or cuda:N (default cpu)")
@@ -308,6 +326,9 @@ def main(argv=None) -> int:
                          "slow torch down many-fold)")
     ap.add_argument("--small", action="store_true", help="with --quick: still run the small-d part")
     ap.add_argument("--out", default=None, help="also write the rows as JSON to this file")
+    ap.add_argument("--ledger", default="results/ledger.json",
+                    help="a finished `eftheory verify` ledger whose per-claim times are listed (default: "
+                         "results/ledger.json, skipped when absent)")
     args = ap.parse_args(argv)
 
     names = algorithms.names() if args.algorithms == "all" else [a.strip() for a in args.algorithms.split(",") if a.strip()]
@@ -390,6 +411,7 @@ def main(argv=None) -> int:
         print(f"# speed-up at n=10, d=10^4, S=16, min over algorithms: full vs full {worst:.1f}x "
               f"(target >= 20x: {'met' if worst >= 20 else 'NOT met'}); light vs full {worst_light:.1f}x; "
               f"load average {os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan'):.2f} at end")
+    claim_times(args.ledger)
     print(f"# whole benchmark {time.perf_counter() - started:.0f} s")
     if args.out:
         with open(args.out, "w") as fh:
