@@ -8,7 +8,9 @@ Saved results, so that ``eftheory plot DIR`` redraws without recomputing:
 * ``eftheory run``  -> ``DIR/trajectory.npz`` (per-seed curves), ``DIR/trajectory.csv``,
   ``DIR/run.json`` and ``DIR/plots/grad_norm.png|pdf``;
 * ``eftheory fit`` and every rate claim of ``eftheory verify`` -> ``DIR/plots/<name>.data.json``
-  beside ``<name>.png|pdf``: the arguments of :func:`checks.plots.loglog_plot` as plain JSON.
+  beside ``<name>.png|pdf``: the arguments of :func:`checks.plots.loglog_plot` as plain JSON
+  (``"plot": "loglog"``), or, for the experiment claims, the training curves of
+  :func:`eftheory.experiments.plot_curves` (``"plot": "curves"``).
 """
 
 from __future__ import annotations
@@ -640,10 +642,17 @@ def cmd_plot(args) -> int:
     for p in sorted((src / "plots").glob("*" + PLOT_DATA_SUFFIX)):
         try:
             doc = json.loads(p.read_text(encoding="utf-8"))
-            kw = _arrays(doc["kwargs"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            kind = doc.get("plot", "loglog")
+            kw = _arrays(doc["kwargs"]) if kind == "loglog" else doc["kwargs"]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"{p} is not plot data written by eftheory: {exc}") from None
-        written += _draw(out / "plots" / p.name[: -len(PLOT_DATA_SUFFIX)], kw)
+        stem = out / "plots" / p.name[: -len(PLOT_DATA_SUFFIX)]
+        if kind == "curves":             # the experiment claims' training curves (eftheory.experiments)
+            from eftheory.experiments import plot_curves
+
+            written += plot_curves(stem, **kw)
+        else:
+            written += _draw(stem, kw)
     if not written:
         hint = (" (its ledger.json predates saved plot data: rerun `eftheory verify`; cached runs make it quick)"
                 if (src / "ledger.json").exists() else "")

@@ -478,6 +478,24 @@ def seed_band(rows, level: float = 0.95):
 
 # ============================================================================ plots
 
+def _save_curve_data(stem: Path, curves: dict, title, metrics, x_axes) -> None:
+    """The curves behind a figure, as ``<stem>.data.json`` (``{"plot": "curves", "kwargs": ...}``), so that
+    ``eftheory plot`` redraws it without rerunning; written atomically."""
+    import json
+    import os
+    import tempfile
+
+    keep = set(metrics) | {"wall"}
+    plain = {label: [{k: np.asarray(rr[k], float).tolist() for k in keep if k in rr} for rr in recs]
+             for label, recs in curves.items()}
+    doc = {"plot": "curves", "kwargs": {"curves": plain, "title": title, "metrics": list(metrics),
+                                        "x_axes": list(x_axes)}}
+    fd, tmp = tempfile.mkstemp(dir=stem.parent, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh, allow_nan=True)
+    os.replace(tmp, stem.parent / (stem.name + ".data.json"))
+
+
 def plot_curves(path_stem, curves: dict, *, title: str = "", metrics=("train_loss", "test_acc", "grad_norm"),
                 x_axes=("epoch", "wall")) -> list[str]:
     """Per-epoch and per-wall-clock curves (seed mean, t-band) of each method: one row per x axis,
@@ -494,8 +512,8 @@ def plot_curves(path_stem, curves: dict, *, title: str = "", metrics=("train_los
             _style.apply()
     except Exception:
         pass
-    names = {"train_loss": "training loss", "test_acc": "test accuracy", "grad_norm": "||grad f||",
-             "grad_norm_l1": "||grad f||_1"}
+    names = {"train_loss": "training loss", "test_acc": "test accuracy", "grad_norm": r"$\|\nabla f\|$",
+             "grad_norm_l1": r"$\|\nabla f\|_1$"}
     fig, axes = plt.subplots(len(x_axes), len(metrics), figsize=(4.0 * len(metrics), 3.1 * len(x_axes)),
                              squeeze=False)
     for r, xa in enumerate(x_axes):
@@ -522,6 +540,7 @@ def plot_curves(path_stem, curves: dict, *, title: str = "", metrics=("train_los
     fig.tight_layout()
     stem = Path(path_stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
+    _save_curve_data(stem, curves, title, metrics, x_axes)
     out = []
     for ext in ("png", "pdf"):
         p = stem.with_suffix("." + ext)

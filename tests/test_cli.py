@@ -679,3 +679,18 @@ def test_derive_lists_shows_latex_and_evaluates(capsys):
 def test_derive_bad_input_is_one_line(args, words, capsys):
     rc, _, err = _run(*args, capsys=capsys)
     _one_line_error(rc, err, *words)
+
+
+def test_plot_redraws_the_experiment_curves(capsys, tmp_path):
+    """An experiment claim's figure saves its curves beside it; `plot` redraws them without training."""
+    from eftheory.experiments import plot_curves
+
+    rng = np.random.default_rng(0)
+    recs = [{"train_loss": np.exp(-0.3 * np.arange(5)) + 0.01 * rng.random(5), "test_acc": np.linspace(0.2, 0.9, 5),
+             "grad_norm": np.linspace(2.0, 0.5, 5), "wall": np.linspace(0.0, 1.0, 5)} for _ in range(3)]
+    plot_curves(tmp_path / "src" / "plots" / "S000-Q", {"a": recs, "b": recs}, title="S000-Q")
+    saved = json.loads((tmp_path / "src" / "plots" / "S000-Q.data.json").read_text())
+    assert saved["plot"] == "curves" and len(saved["kwargs"]["curves"]["a"]) == 3
+    rc, text, err = _run("plot", str(tmp_path / "src"), "--out", str(tmp_path / "re"), capsys=capsys)
+    assert rc == 0, err
+    assert (tmp_path / "re" / "plots" / "S000-Q.png").exists() and (tmp_path / "re" / "plots" / "S000-Q.pdf").exists()
