@@ -86,20 +86,7 @@ def test_divergence_raises_named_error():
 
 
 def test_fallback_oracle_runs_a_plain_numpy_problem():
-    class Plain:
-        n_clients, dim = 2, 3
-
-        def f_i(self, i, x):
-            return float((i + 1) * x @ x)
-
-        def f(self, x):
-            return 1.5 * float(x @ x)
-
-        def sample(self, i, rng):
-            return rng.normal(size=3)
-
-        def grad_i(self, i, x, xi=None):
-            return 2.0 * (i + 1) * x + (0 if xi is None else 0.01 * xi)
+    from test_seed_batch import _Plain as Plain
 
     oracle = batched_oracle(Plain(), torch.device("cpu"), F64)
     assert isinstance(oracle, NumpyFallbackOracle)
