@@ -559,6 +559,8 @@ def cmd_fit(args) -> int:
     data = _read_table(path, cols)
     lo, hi = _window(args.window)
     keep = (data[args.x] >= lo) & (data[args.x] <= hi)
+    if not keep.any():
+        raise ValueError(f"no row has {args.x!r} in the window {args.window!r}")
     x, Y, seeds = _seed_matrix(data[args.x][keep], data[args.y][keep], data[args.seed_column][keep])
     if len(x) < 2:
         raise ValueError(f"the fit needs at least 2 values of {args.x!r} shared by every seed in the window; "

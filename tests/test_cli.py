@@ -694,3 +694,10 @@ def test_plot_redraws_the_experiment_curves(capsys, tmp_path):
     rc, text, err = _run("plot", str(tmp_path / "src"), "--out", str(tmp_path / "re"), capsys=capsys)
     assert rc == 0, err
     assert (tmp_path / "re" / "plots" / "S000-Q.png").exists() and (tmp_path / "re" / "plots" / "S000-Q.pdf").exists()
+
+
+def test_fit_window_that_keeps_no_row_is_one_line(capsys, tmp_path):
+    f = _csv(tmp_path / "d.csv", _synthetic_rows(seeds=3), ("seed", "K", "err"))
+    rc, _, err = _run("fit", str(f), "--x", "K", "--y", "err", "--window", "1e9:2e9", "--out", str(tmp_path / "o"),
+                      capsys=capsys)
+    _one_line_error(rc, err, "no row", "window")
