@@ -115,17 +115,22 @@ class Call:
                               **self.kwargs)
 
 
-def valid_call(name: str, backend: str) -> Call:
-    spec = algorithms.get(name, backend)
+def required_kwargs(spec, bound: float = 100.0) -> dict:
+    """The least valid keywords of ``spec``: a stepsize, a momentum where required, G and B = bound."""
     kw = {"stepsize": 0.05}
     if spec.momentum == "required":
         kw["momentum"] = 0.5
     if "G" in spec.options:
-        kw["G"] = 100.0
+        kw["G"] = bound
     if "B" in spec.options:
-        kw["B"] = 100.0
+        kw["B"] = bound
+    return kw
+
+
+def valid_call(name: str, backend: str) -> Call:
+    spec = algorithms.get(name, backend)
     C = TopK(2) if spec.compressor == "required" else None
-    return Call(name, backend, Good(), C, np.array([1.0, -2.0, 0.5]), 3, kw)
+    return Call(name, backend, Good(), C, np.array([1.0, -2.0, 0.5]), 3, required_kwargs(spec))
 
 
 @dataclass(frozen=True)
@@ -269,27 +274,24 @@ def sweep():
     """Every (algorithm, backend, mutation) that applies, once; returns counts and the failures."""
     counts = {"calls": 0, "internal": 0, "silent": 0}
     failures = []
+
+    def attempt(where, name, backend, m):
+        call = valid_call(name, backend)
+        m.apply(call)
+        kind, detail = outcome(call, m.token)
+        counts["calls"] += 1
+        if kind != "ok":
+            counts[kind] += 1
+            failures.append(f"{where}/{m.id}: {kind}: {detail}")
+
     for backend in BACKENDS:
         for name in NAMES:
             spec = algorithms.get(name, backend)
             for m in MUTATIONS:
-                if not m.applies(spec):
-                    continue
-                call = valid_call(name, backend)
-                m.apply(call)
-                kind, detail = outcome(call, m.token)
-                counts["calls"] += 1
-                if kind != "ok":
-                    counts[kind] += 1
-                    failures.append(f"{backend}/{name}/{m.id}: {kind}: {detail}")
+                if m.applies(spec):
+                    attempt(f"{backend}/{name}", name, backend, m)
         for m in GLOBAL:
-            call = valid_call(NAMES[0], backend)
-            m.apply(call)
-            kind, detail = outcome(call, m.token)
-            counts["calls"] += 1
-            if kind != "ok":
-                counts[kind] += 1
-                failures.append(f"{backend}/{m.id}: {kind}: {detail}")
+            attempt(backend, NAMES[0], backend, m)
     return counts, failures
 
 

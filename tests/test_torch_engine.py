@@ -14,21 +14,15 @@ from algorithms.torch.problems import (NumpyFallbackOracle, TorchProblem, batche
 from eftheory.compressors import Identity, RandK, ScaledRandK, ScaledSign, TopK, UnbiasedSign
 from eftheory.problems import (HeterogeneousSignProblem, LogisticRegression, Polynomial,
                                SeparableQuadratic, problem_q4, synthetic_logistic)
+from test_fuzz_inputs import required_kwargs
 
 F64 = torch.float64
 
 
 def _kwargs(name, problem):
     spec = algorithms.get(name, "torch")
-    kw = {"stepsize": 0.05}
-    if spec.momentum == "required":
-        kw["momentum"] = 0.5
-    if "G" in spec.options:
-        kw["G"] = 5.0
-    if "B" in spec.options:
-        kw["B"] = 5.0
     C = RandK(2) if spec.compressor == "required" else None
-    return C, kw
+    return C, required_kwargs(spec, bound=5.0)
 
 
 @pytest.mark.parametrize("name", algorithms.names("torch"))
