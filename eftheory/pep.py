@@ -52,7 +52,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from eftheory.validation import check_choice, check_int, check_real, check_unit_interval
+from eftheory.validation import check_choice, check_flag, check_int, check_real, check_unit_interval
 
 __all__ = [
     "PEPResult", "INITS", "TABLE_PATH", "require_pepit", "ef21_bound_units", "ef21_theory_gamma",
@@ -177,7 +177,7 @@ def ef21_bound_units(alpha: float, gamma: float) -> tuple[float, float]:
     """The weights (2/gamma, 1/theta) of F^0 and G^0 in T x (EF21 Theorem 1's bound)."""
     from eftheory.derivations.ef21 import theta
 
-    return 2.0 / gamma, 1.0 / theta(_alpha(alpha))
+    return 2.0 / check_real("gamma", gamma, low=0.0, low_open=True), 1.0 / theta(_alpha(alpha))
 
 
 # ----------------------------------------------------------------------------- EF21
@@ -491,6 +491,7 @@ def saef_worst_case(delta: float, T: int, *, eta: float, M2: float, L: float = 1
     L = check_real("L", L, low=0.0, low_open=True)
     eta = check_real("eta", eta, low=0.0, low_open=True)
     M2 = check_real("M2", M2, low=0.0, low_open=True)
+    double_way, probes = check_flag("double_way", double_way), check_flag("probes", probes)
     problem = PEPit.PEP()
     f = problem.declare_function(SmoothFunction, L=L)
     f_star = Expression()
@@ -636,8 +637,9 @@ def ef21_norm_profile_search(alpha: float, K: int, *, L: float = 1.0, grid: int 
 def cached_ef21(alpha: float, T: int, init: str = "gradient") -> float:
     """EF21's normalised worst case (n = 1, L = 1, theory stepsize, average metric): the saved
     table's value when present, else solved (and memoised for the process)."""
+    alpha, T, init = _alpha(alpha), _horizon(T), check_choice("init", init, INITS)
     tab = load_tables().get("ef21", {})
-    key = f"{float(alpha):.6g}|{int(T)}|{init}"
+    key = f"{alpha:.6g}|{T}|{init}"
     if key in tab:
         return float(tab[key]["value"])
     return ef21_worst_case(alpha, T, init=init).value
@@ -646,8 +648,9 @@ def cached_ef21(alpha: float, T: int, init: str = "gradient") -> float:
 @functools.lru_cache(maxsize=None)
 def cached_norm(alpha: float, K: int) -> float:
     """Normalized EF21's searched worst case of min_k ||grad f(x^k)|| (n = 1, L = 1, F0 = 1)."""
+    alpha, K = _alpha(alpha), _horizon(K, "K")
     tab = load_tables().get("norm", {})
-    key = f"{float(alpha):.6g}|{int(K)}"
+    key = f"{alpha:.6g}|{K}"
     if key in tab:
         return float(tab[key]["value"])
     return ef21_norm_profile_search(alpha, K).value
@@ -898,7 +901,7 @@ def main(argv=None) -> int:
             md = Path(args.plots) / "pep_tables.txt"      # included by docs/pep.md (not a page of its own)
             md.write_text(_markdown(tables))
             print(f"wrote {md}")
-    except (RuntimeError, ValueError) as exc:
+    except (RuntimeError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
