@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import inspect
 import json
 import math
 import os
@@ -808,12 +809,29 @@ def _load_callable(spec: str):
     import importlib
 
     mod, _, attr = spec.partition(":")
-    if not attr:
+    if not mod or not attr:
         raise ValueError(f"--problem must be 'package.module:callable'; got {spec!r}")
-    obj = importlib.import_module(mod)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
+    try:
+        obj = importlib.import_module(mod)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f"--problem must name an importable 'package.module:callable'; got {spec!r} "
+                         f"({_one_line(err)})") from None
+    if not callable(obj):
+        raise ValueError(f"--problem must name a callable; got {spec!r} ({type(obj).__name__})")
     return obj
+
+
+def _json_dict(flag: str, text: str) -> dict:
+    """The JSON object of a CLI flag; ValueError naming the flag otherwise."""
+    try:
+        out = json.loads(text)
+    except ValueError as err:
+        raise ValueError(f"{flag} must be a JSON object such as '{{\"key\": 1}}'; got {text!r} ({err})") from None
+    if not isinstance(out, dict):
+        raise ValueError(f"{flag} must be a JSON object (a dict); got {text!r}")
+    return out
 
 
 def _compressor(text: str | None):
@@ -875,13 +893,24 @@ def main(argv=None) -> int:
     try:
         import functools
 
-        factory = functools.partial(_load_callable(args.problem), **json.loads(args.problem_kwargs))
+        build, kwargs = _load_callable(args.problem), _json_dict("--problem-kwargs", args.problem_kwargs)
+        try:
+            inspect.signature(build).bind(**kwargs)
+        except TypeError as err:
+            raise ValueError(f"--problem-kwargs do not fit {args.problem!r}: {err}") from None
+        except ValueError:   # no signature to check (a builtin): the call itself tells
+            pass
+        factory = functools.partial(build, **kwargs)
         problem = factory()
-        x0 = np.load(args.x0) if args.x0 else np.zeros(int(problem.dim))
+        try:
+            x0 = np.load(args.x0) if args.x0 else np.zeros(int(problem.dim))
+        except (OSError, ValueError) as err:
+            raise ValueError(f"--x0 must be a readable .npy file; got {args.x0!r} ({_one_line(err)})") from None
+        options = _json_dict("--options", args.options)
         job = make_job(args.name, factory, _compressor(args.compressor), x0, args.iters, stepsize=args.stepsize,
                        momentum=args.momentum, seed=args.seed, world_size=world,
                        checkpoint_every=args.checkpoint_every, checkpoint_dir=args.checkpoint_dir,
-                       resume=args.resume, **json.loads(args.options))
+                       resume=args.resume, **options)
         backend = args.backend or ("nccl" if args.device == "cuda" else "gloo")
         folder = _side_channel(rank, args.checkpoint_dir)
         init = "env://" if "MASTER_ADDR" in os.environ else f"tcp://127.0.0.1:{_free_port()}"   # plain python: 1 rank
