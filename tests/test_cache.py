@@ -25,15 +25,13 @@ from checks.cache import Cache, checksum, environment
 from checks.claim import PASS, Outcome
 from checks.context import Context
 from checks.catalog import claim
-from checks.simulate import RunSpec
+from test_cli import _tiny_specs
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _specs():
-    prob = {"kind": "sign-hetero", "d": 4, "n": 2, "seed": 0, "shift": 0.0}
-    return [RunSpec("saef", prob, "topk:1", {"rule": "around_opt", "scale": 1.0, "seed": 0}, 20 + k, ("const", 0.05),
-                    None, {}, extract="mean", label=f"unit {k}") for k in range(2)]
+    return _tiny_specs()[:2]                    # two units: one to damage, one to copy over it
 
 
 def _claim(ctx) -> Outcome:
