@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -481,7 +482,6 @@ def seed_band(rows, level: float = 0.95):
 def _save_curve_data(stem: Path, curves: dict, title, metrics, x_axes) -> None:
     """The curves behind a figure, as ``<stem>.data.json`` (``{"plot": "curves", "kwargs": ...}``), so that
     ``eftheory plot`` redraws it without rerunning; written atomically."""
-    import json
     import os
     import tempfile
 
@@ -506,12 +506,9 @@ def plot_curves(path_stem, curves: dict, *, title: str = "", metrics=("train_los
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    try:        # the project's figure style, when present
-        from checks import style as _style  # type: ignore
-        if hasattr(_style, "apply"):
-            _style.apply()
-    except Exception:
-        pass
+    from checks import style      # the project's figure style (installed with the package)
+
+    style.apply()
     names = {"train_loss": "training loss", "test_acc": "test accuracy", "grad_norm": r"$\|\nabla f\|$",
              "grad_norm_l1": r"$\|\nabla f\|_1$"}
     fig, axes = plt.subplots(len(x_axes), len(metrics), figsize=(4.0 * len(metrics), 3.1 * len(x_axes)),
@@ -577,11 +574,30 @@ def main(argv=None) -> int:
         for m in METHODS.values():
             print(f"{m.name:16s} [{m.paper}] {m.description}")
         return 0
+    try:
+        return _cli(args)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _cli(args) -> int:
+    """The run of :func:`main` on parsed arguments (a bad value raises one ValueError naming it)."""
+    from eftheory.validation import check_int, check_real
+
+    check_int("--epochs", args.epochs, low=0)
+    check_real("--topk", args.topk, low=0.0, high=1.0, low_open=True)
+    check_int("--seeds", args.seeds, low=1)
+    check_int("--batch", args.batch, low=1)
+    check_int("--clients", args.clients, low=1)
     hp = {"lr": args.lr}
     if "beta" in METHODS[args.method].hyper:
         hp["beta"] = args.beta
     if args.method == "saef":
-        hp["p"] = math.inf if args.p == "inf" else int(args.p)
+        try:
+            hp["p"] = math.inf if args.p == "inf" else check_int("--p", int(args.p), low=1)
+        except ValueError as exc:
+            raise ValueError(f"--p must be 'inf' or an integer in [1, inf]; got {args.p!r}") from exc
     if args.method in ("ef", "saef", "sgdm-dist", "sgdm"):
         hp["mu"] = 0.9
     if args.eta is not None:
