@@ -27,11 +27,9 @@ __all__ = [
     "check_period",
     "check_matrix",
     "NonFiniteError",
-    "non_finite",
     "check_finite_quantity",
     "check_oracle_output",
     "check_draw",
-    "check_instance",
 ]
 
 
@@ -124,11 +122,6 @@ class NonFiniteError(ValueError):
                          "a run must keep every oracle output, state and message finite")
 
 
-def non_finite(value) -> bool:
-    """Whether an array (or scalar) holds a NaN or an infinite entry."""
-    return not bool(np.all(np.isfinite(value)))
-
-
 def check_finite_quantity(quantity: str, value, k: int, *, seed=None, client=None, run: int = 0,
                           detail: str = "") -> None:
     """Raise :class:`NonFiniteError` if ``value`` holds a NaN or inf entry."""
@@ -172,14 +165,6 @@ def check_draw(value):
         if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
             raise ValueError("sample must return finite draws; got NaN or inf entries")
     return value
-
-
-def check_instance(name: str, value, cls, what: str) -> None:
-    """Refuse a class where an instance is expected (``TopK`` instead of ``TopK(1)``) and foreign types."""
-    if isinstance(value, type):
-        raise ValueError(f"{name} must be {what} (an instance, e.g. {value.__name__}(...)); got the class {value.__name__}")
-    if not isinstance(value, cls):
-        raise ValueError(f"{name} must be {what}; got {type(value).__name__}")
 
 
 def check_flag(name: str, value) -> bool:
