@@ -10,7 +10,9 @@ import algorithms
 from algorithms.torch._random import SEED_LIMIT, CounterRandom
 from algorithms.torch.problems import TorchProblem
 from eftheory.compressors import RandK, TopK
-from eftheory.problems import HeterogeneousSignProblem, LogisticRegression, problem_q4
+from eftheory.problems import HeterogeneousSignProblem, problem_q4
+from test_fuzz_inputs import required_kwargs
+from test_torch_parity import logistic_minibatch
 
 SIGN = ("signsgd", "signum", "smm", "mv-signsgd", "mv-signum", "sto-signsgd", "mvsm-v1", "mvsm-v2")
 
@@ -19,14 +21,8 @@ def _setup(name):
     spec = algorithms.get(name, "torch")
     sign = name in SIGN
     p = HeterogeneousSignProblem(d=5, n=3, seed=1) if sign else problem_q4(seed=1, d=5, n=3)
-    kw = {"stepsize": 0.05}
-    if spec.momentum == "required":
-        kw["momentum"] = 0.5
-    for bound in ("G", "B"):
-        if bound in spec.options:
-            kw[bound] = 5.0
     C = RandK(2) if spec.compressor == "required" else None
-    return p, C, kw
+    return p, C, required_kwargs(spec, bound=5.0)
 
 
 def _fields(res):
@@ -58,13 +54,6 @@ def test_rows_of_a_batch_are_the_single_runs(name):
     shifted = algorithms.run(name, p, C, x0, K, backend="torch", seeds=2, seed=1, **kw)
     _assert_row(shifted, 0, algorithms.run(name, p, C, x0, K, backend="torch", seeds=1, seed=1, **kw))
     assert not torch.equal(batch.x[0], batch.x[1])                 # distinct seeds, distinct draws
-
-
-def _logistic():
-    rng = np.random.default_rng(0)
-    A = rng.normal(size=(40, 6))
-    b = np.where(rng.random(40) < 0.5, -1.0, 1.0)
-    return LogisticRegression(A, b, lam=0.1, clients=4, batch_size=3)
 
 
 def _torch_problem():
@@ -101,7 +90,7 @@ class _Plain:
 @pytest.mark.parametrize("kind", ["logistic", "torch-problem", "numpy-fallback"])
 @pytest.mark.parametrize("name", ["ef21-mvr-norm", "saef"])
 def test_batch_independence_on_other_oracles(kind, name):
-    p = {"logistic": _logistic, "torch-problem": _torch_problem, "numpy-fallback": _Plain}[kind]()
+    p = {"logistic": logistic_minibatch, "torch-problem": _torch_problem, "numpy-fallback": _Plain}[kind]()
     d = p.dim
     kw = {"stepsize": 0.05, "momentum": 0.5} if name == "ef21-mvr-norm" else {"stepsize": 0.05}
     x0 = np.full(d, 0.3)
