@@ -50,6 +50,7 @@ import copy
 import torch
 
 from eftheory.schedules import as_schedule
+from eftheory.validation import check_int
 
 from ..cards import card as _card
 
@@ -101,11 +102,17 @@ class CompressedHook:
         if card.momentum == "required" and momentum is None:
             raise ValueError(f"momentum must be given for {name!r}: a float or schedule in (0, 1]")
         self.momentum = None if momentum is None else as_schedule(momentum, name="momentum", high=1.0)
+        seed = check_int("seed", seed, low=0)
+        if not dist.is_available() or not dist.is_initialized():
+            raise ValueError("process_group: torch.distributed must be initialized "
+                             "(dist.init_process_group) before a CompressedHook is built")
         self.group = process_group
         self.dist = dist
         self.rank = dist.get_rank(process_group)
         self.n = dist.get_world_size(process_group)
         self.params = [p for p in model.parameters() if p.requires_grad]
+        if not self.params:
+            raise ValueError("model must have parameters that require gradients; got none")
         ref = self.params[0]
         self.device, self.dtype = ref.device, ref.dtype
         self.slices, start = {}, 0
