@@ -253,11 +253,15 @@ def _draw(path_stem, kwargs) -> list[str]:
 
 # ----------------------------------------------------------------------------- list / verify / mutants
 
-def _int(name: str, text) -> int:
+def _int(name: str, text, low: int = 1) -> int:
+    """A command-line integer >= ``low``, with :func:`eftheory.validation.check_int`'s message."""
+    from eftheory.validation import check_int
+
     try:
-        return int(text)
+        value = int(text)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an integer in [1, inf]; got {text!r}") from None
+        value = text
+    return check_int(name, value, low=low)
 
 
 def cmd_list(args) -> int:
@@ -305,8 +309,6 @@ def cmd_verify(args) -> int:
     from .runner import check_device, verify
 
     jobs = _int("jobs", args.jobs)
-    if jobs < 1:
-        raise ValueError(f"jobs must be an integer in [1, inf]; got {jobs}")
     claims = resolve_ids(args.claims)
     check_device(args.device)
     out = check_out(args.out)
@@ -401,9 +403,7 @@ def cmd_run(args) -> int:
     spec = algorithms.get(args.algorithm, args.backend)
     iters = _int("iters", args.iters)
     seeds = _int("seeds", args.seeds)
-    seed = _int("seed", args.seed) if args.seed is not None else 0
-    if iters < 1 or seeds < 1:
-        raise ValueError(f"iters and seeds must be integers in [1, inf]; got iters={iters}, seeds={seeds}")
+    seed = _int("seed", args.seed, low=0) if args.seed is not None else 0
     check_device(args.device)
     if args.device != "cpu" and args.backend != "torch":
         raise ValueError(f"device {args.device!r} needs --backend torch (the NumPy reference runs on the CPU)")
