@@ -147,7 +147,7 @@ def for_name(name: str):
     """The optimizer class of a registered algorithm name."""
     try:
         return OPTIMIZERS[name]
-    except KeyError:
+    except (KeyError, TypeError):
         raise ValueError(f"name must be one of {sorted(OPTIMIZERS)}; got {name!r}") from None
 
 
