@@ -66,6 +66,9 @@ class Polynomial:
     p: float
     base: str = "2/(k+2)"
 
+    def __post_init__(self):
+        check_choice("base", self.base, BASES)
+
     def __call__(self, k: int) -> float:
         if self.base == "2/(k+2)":
             return self.gamma0 * (2.0 / (k + 2.0)) ** self.p
@@ -102,9 +105,8 @@ def polynomial(gamma0: float, p: float, *, base: str = "2/(k+2)") -> Schedule:
     g0 = check_positive("gamma0", gamma0)
     p = check_real("p", p, low=0.0)
     check_choice("base", base, BASES)
-    if base == "2/(k+2)":
-        return Schedule(Polynomial(g0, p, base), f"{g0:g}*(2/(k+2))^{p:g}")
-    return Schedule(Polynomial(g0, p, base), f"{g0:g}*(k+1)^-{p:g}")
+    label = f"{g0:g}*(2/(k+2))^{p:g}" if base == "2/(k+2)" else f"{g0:g}*(k+1)^-{p:g}"
+    return Schedule(Polynomial(g0, p, base), label)
 
 
 def as_schedule(value, *, name: str = "stepsize", high: float = math.inf) -> Schedule:
