@@ -803,17 +803,7 @@ def _plots(out_dir: Path, tables: dict) -> list[Path]:
     if inst:
         ax.plot(inst["T"], inst["bound_over_measured"], color="k", marker="x",
                 label=f"bound/measured, polynomial d=4, Top-1 (alpha={inst['alpha']:g})")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("T")
-    ax.set_ylabel("ratio")
-    ax.set_title("EF21-T1: theorem vs class worst case vs instance")
-    ax.legend()
-    fig.tight_layout()
-    p = out_dir / "pep_EF21-T1.png"
-    fig.savefig(p)
-    plt.close(fig)
-    paths.append(p)
+    paths.append(_finish(plt, fig, ax, "T", "EF21-T1: theorem vs class worst case vs instance", out_dir / "pep_EF21-T1.png"))
     # S004-C2
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     for a in NORM_GRID["alphas"]:
@@ -822,18 +812,22 @@ def _plots(out_dir: Path, tables: dict) -> list[Path]:
             ax.plot(*zip(*pts), marker="o", label=f"bound/PEP (lower estimate), alpha={a:g}, n=1")
     for ak, vals in tables.get("instances", {}).get("norm_q", {}).get("curves", {}).items():
         ax.plot(*zip(*vals), marker="x", ls=":", label=f"bound/measured, problem Q (n=4), alpha={float(ak):g}")
+    paths.append(_finish(plt, fig, ax, "K", "S004-C2: normalized EF21, L-smooth bound", out_dir / "pep_S004-C2.png"))
+    return paths
+
+
+def _finish(plt, fig, ax, xlabel: str, title: str, path: Path) -> Path:
+    """Log-log axes, labels, legend; save to ``path`` and close."""
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("K")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("ratio")
-    ax.set_title("S004-C2: normalized EF21, L-smooth bound")
+    ax.set_title(title)
     ax.legend()
     fig.tight_layout()
-    p = out_dir / "pep_S004-C2.png"
-    fig.savefig(p)
+    fig.savefig(path)
     plt.close(fig)
-    paths.append(p)
-    return paths
+    return path
 
 
 def _markdown(tables: dict) -> str:
