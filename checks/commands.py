@@ -642,19 +642,24 @@ def cmd_plot(args) -> int:
         except (KeyError, ValueError, OSError) as exc:
             raise ValueError(f"{npz} is not a trajectory written by `eftheory run`: {exc}") from None
     for p in sorted((src / "plots").glob("*" + PLOT_DATA_SUFFIX)):
-        try:
-            doc = json.loads(p.read_text(encoding="utf-8"))
-            kind = doc.get("plot", "loglog")
-            kw = _arrays(doc["kwargs"]) if kind == "loglog" else doc["kwargs"]
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise ValueError(f"{p} is not plot data written by eftheory: {exc}") from None
         stem = out / "plots" / p.name[: -len(PLOT_DATA_SUFFIX)]
-        if kind == "curves":             # the experiment claims' training curves (eftheory.experiments)
-            from eftheory.experiments import plot_curves
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{p} is not plot data written by eftheory: {exc}") from None
+        try:                             # the file is outside input: a field of the wrong shape is its error
+            doc = json.loads(text)
+            kind = doc.get("plot", "loglog")
+            if kind not in ("loglog", "curves") or not isinstance(doc["kwargs"], dict):
+                raise ValueError(f"plot must be 'loglog' or 'curves' with a kwargs object; got {kind!r}")
+            if kind == "curves":         # the experiment claims' training curves (eftheory.experiments)
+                from eftheory.experiments import plot_curves
 
-            written += plot_curves(stem, **kw)
-        else:
-            written += _draw(stem, kw)
+                written += plot_curves(stem, **doc["kwargs"])
+            else:
+                written += _draw(stem, _arrays(doc["kwargs"]))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"{p} is not plot data written by eftheory: {exc}") from None
     if not written:
         hint = (" (its ledger.json predates saved plot data: rerun `eftheory verify`; cached runs make it quick)"
                 if (src / "ledger.json").exists() else "")
@@ -698,6 +703,8 @@ def cmd_derive(args) -> int:
     for k, v in values.items():
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ValueError(f"derive --at {k} must be a number; got {v!r}")
+        if not math.isfinite(v):
+            raise ValueError(f"derive --at {k} must be a finite number; got {v!r}")
     if args.name is None or args.name not in by_name:
         chosen = every if args.name is None else [d for d in every if d.name.startswith(args.name.rstrip(".") + ".")]
         if not chosen:

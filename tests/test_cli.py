@@ -701,3 +701,18 @@ def test_fit_window_that_keeps_no_row_is_one_line(capsys, tmp_path):
     rc, _, err = _run("fit", str(f), "--x", "K", "--y", "err", "--window", "1e9:2e9", "--out", str(tmp_path / "o"),
                       capsys=capsys)
     _one_line_error(rc, err, "no row", "window")
+
+
+@pytest.mark.parametrize("text", ['{"plot": "nope", "kwargs": {}}', '{"plot": "loglog", "kwargs": {"x": "q"}}',
+                                  '{"plot": "curves", "kwargs": {"curves": 5}}', '{"plot": "loglog", "kwargs": 3}'])
+def test_plot_malformed_data_json_is_one_line(text, capsys, tmp_path):
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots" / "x.data.json").write_text(text)
+    rc, _, err = _run("plot", str(tmp_path), "--out", str(tmp_path / "re"), capsys=capsys)
+    _one_line_error(rc, err, "is not plot data")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_derive_at_non_finite_is_one_line(value, capsys):
+    rc, _, err = _run("derive", "ef21.theta", "--at", f"alpha={value}", capsys=capsys)
+    _one_line_error(rc, err, "finite number")
