@@ -491,9 +491,13 @@ def _save_curve_data(stem: Path, curves: dict, title, metrics, x_axes) -> None:
     doc = {"plot": "curves", "kwargs": {"curves": plain, "title": title, "metrics": list(metrics),
                                         "x_axes": list(x_axes)}}
     fd, tmp = tempfile.mkstemp(dir=stem.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(doc, fh, allow_nan=True)
-    os.replace(tmp, stem.parent / (stem.name + ".data.json"))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, allow_nan=True)
+        os.replace(tmp, stem.parent / (stem.name + ".data.json"))
+    except BaseException:       # a failed write leaves no temporary file behind
+        os.unlink(tmp)
+        raise
 
 
 def plot_curves(path_stem, curves: dict, *, title: str = "", metrics=("train_loss", "test_acc", "grad_norm"),
