@@ -132,7 +132,7 @@ def _check(case, got, n):
     xs = np.asarray(ref.x)
     xs = xs[0] if xs.ndim == 3 else xs
     np.testing.assert_allclose(got.x, xs, rtol=0, atol=1e-12, err_msg=case[0])
-    assert np.abs(got.x[-1] - got.x[0]).max() > 1e-3, case[0]            # the run moved
+    assert np.abs(got.x[-1] - got.x[0]).max() > 1e-2, case[0]            # the run moved (as in the base)
     up = np.asarray(ref.bits_up).reshape(-1)[:ITERS]
     down = np.asarray(ref.bits_down).reshape(-1)[:ITERS]
     if algorithms.cards.card(name).centralized:     # one node in the papers (0 bits); dense all-reduce here
