@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .report import _atomic_write
+
 __all__ = ["check_out", "parse_kv", "parse_problem", "parse_compressor", "parse_schedule",
            "save_plot_data", "PLOT_DATA_SUFFIX", "PROBLEMS", "COMPRESSORS",
            "cmd_list", "cmd_verify", "cmd_mutants", "cmd_run", "cmd_fit", "cmd_plot", "cmd_derive"]
@@ -227,10 +229,7 @@ def save_plot_data(path_stem, kwargs: dict) -> Path:
     path_stem = Path(path_stem)
     path_stem.parent.mkdir(parents=True, exist_ok=True)
     target = path_stem.parent / (path_stem.name + PLOT_DATA_SUFFIX)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump({"plot": "loglog", "kwargs": _plain(kwargs)}, fh, default=str)
-    os.replace(tmp, target)
+    _atomic_write(target, json.dumps({"plot": "loglog", "kwargs": _plain(kwargs)}, default=str))
     return target
 
 
