@@ -238,12 +238,13 @@ def build_optimizer(method: str, params, hp: dict, *, n_clients: int, topk: floa
 
     from algorithms.torch.optim import for_name
     from eftheory.compressors import Identity, TopK
+    from eftheory.validation import check_real
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     m = METHODS[method]
     params = list(params)
-    lr = float(hp["lr"])
+    lr = check_real("lr", hp["lr"], low=0.0, low_open=True)   # checked here: a ValueError in a step reads as divergence
     if method == "sgdm":
         return torch.optim.SGD(params, lr=lr, momentum=float(hp.get("mu", 0.9))), m.family
     if method == "adamw":
