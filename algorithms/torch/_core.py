@@ -23,7 +23,6 @@ Randomness has two sources, chosen by the ``draws`` option:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -79,7 +79,6 @@ import socket
 import sys
 import tempfile
 import time
-import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
