@@ -171,9 +171,9 @@ def main(argv=None) -> int:
         return 141
     except ValueError as exc:
         return _fail(str(exc))
-    except OSError as exc:                 # an output folder that cannot be created or written
-        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
-        return _fail(f"out must be a writable folder{where}: {exc.strerror or exc}")
+    except OSError as exc:                 # after commands.check_out: e.g. a disk that fills during the run
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        return _fail(f"cannot read or write{where}: {exc.strerror or exc}")
     except KeyboardInterrupt:
         print("eftheory: interrupted (finished units of verify/mutants are cached; rerun to resume)", file=sys.stderr)
         return 130
