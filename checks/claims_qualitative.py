@@ -169,6 +169,10 @@ def _cmp(a_name, a, b_name, b):
     return {"a": a_name, "b": b_name, **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in r.items()}}
 
 
+_SUB_RULE = ("each sub-claim: every listed ordering PASSes a 95 % paired t-interval over seeds of the "
+             "late-phase training loss; PASS iff all sub-claims PASS, FAIL if one FAILs")
+
+
 def _combine(verdicts) -> str:
     verdicts = list(verdicts)
     if verdicts and all(v == PASS for v in verdicts):
@@ -387,8 +391,7 @@ def _s002_q(ctx):
     verdict = _combine(v["verdict"] for v in subs.values())
     return Outcome("S002-Q", verdict, measured=meas, stated="SAEF faster than EF and than uncompressed SGDM per epoch; "
                    "gains grow with sparsity; smaller p helps", controls=ctrls, plots=plots,
-                   rule="each sub-claim: every listed ordering PASSes a 95 % paired t-interval over seeds of the "
-                        "late-phase training loss; PASS iff all sub-claims PASS, FAIL if one FAILs",
+                   rule=_SUB_RULE,
                    notes=("[002]'s protocol: momentum 0.9, constant learning rate tuned per method and per "
                           "configuration so that it converges (a diverged run scores inf), p = inf unless stated; "
                           "Top-K on the flattened vector (the paper compresses layer-wise)"),
@@ -455,8 +458,7 @@ def _s003_q(ctx):
     verdict = _combine(v["verdict"] for v in subs.values())
     return Outcome("S003-Q", verdict, measured=meas, stated="SMM beats signSGD, SGDM and AdamW; MVSM (v1, v2) beats "
                    "sto-signSGD, majority-vote signSGD and majority-vote Signum", controls=ctrls, plots=plots,
-                   rule="each sub-claim: every listed ordering PASSes a 95 % paired t-interval over seeds of the "
-                        "late-phase training loss; PASS iff all sub-claims PASS, FAIL if one FAILs",
+                   rule=_SUB_RULE,
                    notes=("[003]'s protocol: constant learning rate and momentum beta grid-searched per method "
                           "(best final training loss); SMM and the centralized baselines see the mean gradient of "
                           "the 10 clients' minibatches; MVSM's G measured on a pilot run"),
