@@ -125,6 +125,18 @@ def table(rows) -> str:
     return "\n".join(lines)
 
 
+def _ints(flag: str, text: str, *, low: int, length: int | None = None) -> tuple:
+    """Comma-separated integers >= ``low`` (``length`` of them if given); ValueError naming the flag."""
+    try:
+        out = tuple(int(a) for a in text.split(","))
+    except ValueError:
+        out = ()
+    if not out or any(v < low for v in out) or (length is not None and len(out) != length):
+        what = f"{length} comma-separated integers" if length else "comma-separated integers"
+        raise ValueError(f"{flag} must be {what} >= {low}; got {text!r}")
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.distributed", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
@@ -135,11 +147,16 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     ns = (2, 4) if args.quick else (2, 4, 8)
     dims = (10**3, 10**5) if args.quick else (10**3, 10**5, 10**6)
-    if args.ns:
-        ns = tuple(int(a) for a in args.ns.split(","))
-    if args.dims:
-        dims = tuple(int(a) for a in args.dims.split(","))
-    skip = {tuple(int(a) for a in s.split(",")) for s in args.skip}
+    try:
+        if args.reps < 1:
+            raise ValueError(f"--reps must be an integer >= 1; got {args.reps}")
+        if args.ns:
+            ns = _ints("--ns", args.ns, low=1)
+        if args.dims:
+            dims = _ints("--dims", args.dims, low=1)
+        skip = {_ints("--skip", s, low=1, length=2) for s in args.skip}
+    except ValueError as err:
+        ap.error(str(err))
     t0 = time.time()
     rows = run(ns, dims, args.reps, skip)
     print(table(rows))
