@@ -221,6 +221,9 @@ class CompressedHook:
         if not isinstance(sd, dict) or sd.get("method") != self.card.name:
             got = sd.get("method") if isinstance(sd, dict) else type(sd).__name__
             raise ValueError(f"state_dict must be a {self.card.name!r} hook's state_dict(); got one of {got!r}")
+        missing = sorted({"k", "st", "gen", "server_gen"} - set(sd))
+        if missing:
+            raise ValueError(f"state_dict must be a hook's state_dict(); this one lacks the keys {missing}")
         for key, mine in (("d", self.d), ("n", self.n), ("rank", self.rank)):
             if sd.get(key) != mine:
                 raise ValueError(f"state_dict was saved with {key}={sd.get(key)}; this hook has {key}={mine}")
