@@ -82,7 +82,7 @@ class CompressedHook:
                  process_group=None, **options):
         import torch.distributed as dist
 
-        from .distributed import _seed_int, _SERVER_STREAM
+        from .distributed import _seed_int, _SERVER_STREAM, check_method_args
         from .optim import _steps
 
         if name not in SUPPORTED:
@@ -90,17 +90,9 @@ class CompressedHook:
                              "(methods that evaluate other points or HVPs run with algorithms.torch.optim)")
         self.card = card = _card(name)
         self.options = card.defaults(**options)
-        if card.compressor == "required":
-            if compressor is None or not callable(getattr(compressor, "torch", None)):
-                raise ValueError(f"compressor must be an eftheory.compressors object for {name!r}; got {compressor!r}")
-        elif compressor is not None:
-            raise ValueError(f"compressor must be None for {name!r} (it sends signs); got {compressor!r}")
+        check_method_args(card, compressor, momentum)
         self.compressor = compressor
         self.stepsize = as_schedule(stepsize, name="stepsize")
-        if card.momentum == "none" and momentum is not None:
-            raise ValueError(f"momentum must be None for {name!r}; got {momentum!r}")
-        if card.momentum == "required" and momentum is None:
-            raise ValueError(f"momentum must be given for {name!r}: a float or schedule in (0, 1]")
         self.momentum = None if momentum is None else as_schedule(momentum, name="momentum", high=1.0)
         seed = check_int("seed", seed, low=0)
         if not dist.is_available() or not dist.is_initialized():

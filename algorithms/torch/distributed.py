@@ -147,6 +147,20 @@ def _schedule(value, name: str, iters: int, *, high: float = math.inf) -> np.nda
     return as_schedule(value, name=name, high=high).values(iters)
 
 
+def check_method_args(card, compressor, momentum) -> None:
+    """The compressor and momentum a method's card asks for (one-line ValueErrors otherwise)."""
+    name = card.name
+    if card.compressor == "required":
+        if compressor is None or not callable(getattr(compressor, "torch", None)):
+            raise ValueError(f"compressor must be an eftheory.compressors object for {name!r}; got {compressor!r}")
+    elif compressor is not None:
+        raise ValueError(f"compressor must be None for {name!r} (it sends signs); got {compressor!r}")
+    if card.momentum == "none" and momentum is not None:
+        raise ValueError(f"momentum must be None for {name!r} (it has no momentum parameter); got {momentum!r}")
+    if card.momentum == "required" and momentum is None:
+        raise ValueError(f"momentum must be given for {name!r}: a float or schedule in (0, 1]")
+
+
 def make_job(name, problem_factory, compressor, x0, iters, *, stepsize, momentum=None, seed=0,
              world_size=None, checkpoint_every=None, checkpoint_dir=None, resume=False, stop_at=None,
              record_draws=False, **options) -> Job:
@@ -163,16 +177,10 @@ def make_job(name, problem_factory, compressor, x0, iters, *, stepsize, momentum
     d = int(problem.dim)
     x0 = check_vector("x0", x0, d)
     opts = card.defaults(**options)
-    if card.compressor == "required":
-        if compressor is None or not callable(getattr(compressor, "torch", None)):
-            raise ValueError(f"compressor must be an eftheory.compressors object for {name!r}; got {compressor!r}")
-        if hasattr(compressor, "validate"):
-            compressor.validate(d)
-    elif compressor is not None:
-        raise ValueError(f"compressor must be None for {name!r} (it sends signs); got {compressor!r}")
+    check_method_args(card, compressor, momentum)
+    if compressor is not None and hasattr(compressor, "validate"):
+        compressor.validate(d)
     if card.momentum == "none":
-        if momentum is not None:
-            raise ValueError(f"momentum must be None for {name!r} (it has no momentum parameter); got {momentum!r}")
         moms = None
     elif momentum is None:
         raise ValueError(f"momentum must be given for {name!r}: a float or schedule in (0, 1]")
