@@ -36,7 +36,7 @@ def _check(c, tmp_path, tier="quick"):
 def _param(c):
     marks = []
     if c.id in MEASURED_FAILS:
-        marks.append(pytest.mark.xfail(strict=True, reason=MEASURED_FAILS[c.id]))
+        marks.append(pytest.mark.xfail(strict=True, raises=AssertionError, reason=MEASURED_FAILS[c.id]))
     return pytest.param(c, id=c.id, marks=marks)
 
 
