@@ -249,10 +249,6 @@ def _s000(claim_id):
 
 # ----------------------------------------------------------------------------- fixed-horizon helper
 
-def _sweep(ctx, specs_by_k, n_seeds, desc):
-    return ctx.runs(specs_by_k, n_seeds, desc=desc)
-
-
 def _fixed_plot(ctx, claim_id, grid, stat, S, fit, r, label, controls=(), ylabel="quantity", xlabel="K"):
     lo, hi = band(stat, S)
     y = stat(np.ones((1, S)))[0]

@@ -483,8 +483,6 @@ def _math_html(latex: str | None, text: str) -> str:
 
 # ----------------------------------------------------------------------------- rendering
 
-_COLORS = {"PASS": "#d4f4d4", "FAIL": "#f8d0d0", "INCONCLUSIVE": "#fff2c0", "PENDING": "#e8e8e8", "SKIPPED": "#e0e8f8"}
-
 _CSS = """body{font-family:system-ui,'DejaVu Sans',sans-serif;font-size:13px;margin:1.2em 2em;color:#222;max-width:1500px}
 h1{font-size:20px}h2{font-size:17px;margin-top:1.6em;border-bottom:1px solid #ccc}h3{font-size:15px;margin:.2em 0}
 table{border-collapse:collapse;margin:.4em 0}td,th{border:1px solid #bbb;padding:2px 6px;vertical-align:top;text-align:left}
