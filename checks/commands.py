@@ -574,7 +574,9 @@ def cmd_fit(args) -> int:
     stat = rates.mean_stat(Y)
     S = len(seeds)
     rule = args.rule
-    tol = args.tol if args.tol is not None else (0.04 if rule == "tight" else 0.08)
+    from .claims_rates import TOL_FIXED, TOL_WINDOW
+
+    tol = args.tol if args.tol is not None else (TOL_WINDOW if rule == "tight" else TOL_FIXED)
     if tol < 0 or not math.isfinite(tol):
         raise ValueError(f"tol must be a finite number >= 0; got {tol}")
     fits = {"all": rates.bootstrap_fit(x, stat, S)}
