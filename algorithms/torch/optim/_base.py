@@ -17,6 +17,7 @@ Nothing here registers an algorithm.
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 
 import torch
@@ -54,6 +55,12 @@ def check_closure(closure):
                          f"other points): pass {CLOSURE_HELP}")
     if not callable(closure):
         raise ValueError(f"closure must be a callable {CLOSURE_HELP}; got {closure!r}")
+    try:
+        inspect.signature(closure).bind(0, True)
+    except TypeError:
+        raise ValueError(f"closure must take (i, fresh): pass {CLOSURE_HELP}; got {closure!r}") from None
+    except ValueError:   # no signature to check (a builtin): the call itself tells
+        pass
     return closure
 
 
