@@ -579,6 +579,8 @@ def cmd_fit(args) -> int:
     tol = args.tol if args.tol is not None else (TOL_WINDOW if rule == "tight" else TOL_FIXED)
     if tol < 0 or not math.isfinite(tol):
         raise ValueError(f"tol must be a finite number >= 0; got {tol}")
+    if args.stated is not None and not math.isfinite(args.stated):
+        raise ValueError(f"stated must be a finite number; got {args.stated}")
     fits = {"all": rates.bootstrap_fit(x, stat, S)}
     m = rates.upper_half(x)
     if m.sum() >= 2 and m.sum() < len(x):

@@ -716,3 +716,11 @@ def test_plot_malformed_data_json_is_one_line(text, capsys, tmp_path):
 def test_derive_at_non_finite_is_one_line(value, capsys):
     rc, _, err = _run("derive", "ef21.theta", "--at", f"alpha={value}", capsys=capsys)
     _one_line_error(rc, err, "finite number")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_fit_stated_non_finite_is_one_line(value, capsys, tmp_path):
+    f = _csv(tmp_path / "d.csv", _synthetic_rows(seeds=3), ("seed", "K", "err"))
+    rc, _, err = _run("fit", str(f), "--x", "K", "--y", "err", "--stated", value, "--out", str(tmp_path / "o"),
+                      capsys=capsys)
+    _one_line_error(rc, err, "stated must be a finite number")
