@@ -77,7 +77,8 @@ class MethodCard:
     draws : stochastic draws per client and step (``"option"``: RHM, 1 or 2 by ``rhm_same_sample``).
     hvp : the estimator uses Hessian-vector products.
     bits : the bit convention of ``Result.bits_up`` / ``bits_down``.
-    uplink, downlink : sign family: ``"none"`` (centralized), ``"sign"``, ``"stochastic_sign"``.
+    uplink, downlink : sign family: ``"none"`` (centralized: the dense gradients are averaged, see
+        ``bits``), ``"sign"``, ``"stochastic_sign"``.
     bound : sign family with a stochastic sign: the name of the bound option (``G`` or ``B``).
     step_ahead : local EF: SAEF evaluates at :math:`x_t - e_t^{(k)}`.
     paper : seed id (``../shared/seeds``); box : the Algorithm box.
@@ -116,7 +117,8 @@ class MethodCard:
     # ------------------------------------------------------------------ reading a card
     @property
     def centralized(self) -> bool:
-        """A sign method of one node (signSGD, Signum, SMM): no compressed messages."""
+        """A sign method of one node (signSGD, Signum, SMM): no compressed messages (with n > 1
+        clients each sends its dense gradient, 32 d bits; see :attr:`bits`)."""
         return self.family == "sign" and self.uplink == "none"
 
     def defaults(self, **given) -> dict:
@@ -134,8 +136,21 @@ class MethodCard:
                 raise ValueError(f"{key} must be one of {list(choices)} for {self.name!r}; got {value!r}")
         return out
 
+    def fill(self, given: Mapping[str, Any]) -> dict:
+        """The card's defaults updated by ``given`` (the options of one call); unknown names raise.
+
+        Unlike :meth:`defaults` the values are not checked here: each implementation validates
+        its own options with its own one-line messages (the NumPy reference and the engine stay
+        independent code).
+        """
+        unknown = sorted(set(given) - set(self.options))
+        if unknown:
+            allowed = ", ".join(sorted(self.options)) or "none"
+            raise ValueError(f"options {unknown} are not options of {self.name!r} (allowed: {allowed})")
+        return {**self.options, **given}
+
     def registry_meta(self) -> dict:
-        """The ``@register`` metadata this card implies (NumPy reference)."""
+        """The ``@register`` metadata this card implies (every backend; the engine adds its options)."""
         return {"needs": self.needs, "options": dict(self.options), "momentum": self.momentum,
                 "compressor": self.compressor, "paper": self.paper, "summary": self.summary}
 
@@ -169,6 +184,12 @@ _SIGN_ALLOWED = {"sign_zero": (-1, 0, 1), "ties": ("zero", "plus"),
                  "momentum_convention": ("new_weight", "old_weight"), "on_violation": ("clip", "raise"),
                  "shared_draw": (False, True), "G": "a real in (0, inf)", "B": "a real in (0, inf)"}
 _SIGN_NEEDS = ("sample", "grad_i", "f")
+#: the centralized sign methods are one node in [003]; run on n > 1 clients, the node (the
+#: server) needs every client's dense gradient, so each client sends 32 d bits (float32, as
+#: EF21's ``init="gradient"`` message and Identity()) and the server's sign step is taken on
+#: the mean that every client receives from the reduction: nothing else is broadcast (0 down).
+_CENTRAL_BITS = ("uplink: 32 d per client and step (its dense gradient) when n > 1, 0 with one client; "
+                 "downlink 0 (the sign step is taken on the reduced mean, nothing else is broadcast)")
 
 
 def _local(name, step_ahead, options, box, summary):
@@ -185,7 +206,7 @@ def _sign(name, estimator, uplink, downlink, momentum, options, summary, box, bo
     return MethodCard(name=name, family="sign", estimator=estimator, options=options,
                       allowed={k: _SIGN_ALLOWED[k] for k in options}, momentum=momentum,
                       server_step="x - eta_t s_t", compressor="none", needs=_SIGN_NEEDS,
-                      bits="0 (one node)" if uplink == "none" else "d bits up and down per node",
+                      bits=_CENTRAL_BITS if uplink == "none" else "d bits up and down per node",
                       uplink=uplink, downlink=downlink, bound=bound, paper="003", box=box,
                       summary=summary)
 

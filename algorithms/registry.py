@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["AlgorithmSpec", "register", "get", "names", "specs", "BACKENDS", "Streams", "import_all"]
+__all__ = ["AlgorithmSpec", "register", "spec_meta", "get", "names", "specs", "BACKENDS", "Streams", "import_all"]
 
 BACKENDS = ("numpy", "torch")
 
@@ -43,20 +43,57 @@ class AlgorithmSpec:
 _REGISTRY: dict[tuple[str, str], AlgorithmSpec] = {}
 
 
-def register(name: str, *, backend: str = "numpy", **meta) -> Callable:
-    """Decorator registering ``fn`` under ``name`` for ``backend``.
+#: the card fields a registration may restate (checked against the card, never overriding it)
+_CARD_FIELDS = ("needs", "momentum", "compressor", "paper")
+_BACKEND_NOTE = {"numpy": "", "torch": " (batched torch engine)"}
 
-    The metadata (needs, options and their defaults, momentum, compressor, paper, summary) come
-    from the method card ``algorithms.cards.CARDS[name]``; ``meta`` may only add to it (the
-    engine adds its own options). A name without a card cannot be registered.
+
+def _same(a, b) -> bool:
+    """Equal values of the same type (``False`` is not ``0``, ``1.0`` is not ``1``)."""
+    return a is b or (type(a) is type(b) and a == b)
+
+
+def spec_meta(name: str, backend: str = "numpy", **meta) -> dict:
+    """The :class:`AlgorithmSpec` metadata of ``name`` on ``backend``: read from its method card.
+
+    The card (``algorithms.cards.CARDS[name]``) is the one declaration of the needs, the options
+    and their defaults, the momentum and compressor arguments, the paper and the summary.
+    ``meta`` may only *add* backend options (``options`` with names the card does not have,
+    e.g. the engine's ``seeds`` / ``device``); a restated card field or card option must equal
+    the card (RuntimeError otherwise), so no backend can drift from its card. The summary is
+    the card's, tagged with the backend.
     """
-
     from .cards import CARDS
 
     card = CARDS.get(name)
     if card is None:
         raise RuntimeError(f"algorithm {name!r} has no method card in algorithms.cards; add one first")
-    meta = {**card.registry_meta(), **meta}    # the card is the declaration; meta may add engine options
+    unknown = sorted(set(meta) - {*_CARD_FIELDS, "options", "summary"})
+    if unknown:
+        raise RuntimeError(f"register({name!r}) got {unknown}: the metadata of a method come from its card")
+    out = card.registry_meta()
+    for key in _CARD_FIELDS:
+        if key in meta and not _same(tuple(meta[key]) if key == "needs" else meta[key], out[key]):
+            raise RuntimeError(f"register({name!r}, backend={backend!r}) states {key}={meta[key]!r} but its "
+                               f"card says {out[key]!r}: change the card (algorithms/cards.py), not the backend")
+    extra = dict(meta.get("options") or {})
+    for key, value in extra.items():
+        if key in card.options and not _same(value, card.options[key]):
+            raise RuntimeError(f"register({name!r}, backend={backend!r}) gives option {key}={value!r} but its "
+                               f"card's default is {card.options[key]!r}: change the card, not the backend")
+    out["options"] = {**card.options, **{k: v for k, v in extra.items() if k not in card.options}}
+    out["summary"] = card.summary + _BACKEND_NOTE.get(backend, f" ({backend})")
+    return out
+
+
+def register(name: str, *, backend: str = "numpy", **meta) -> Callable:
+    """Decorator registering ``fn`` under ``name`` for ``backend``, with the metadata of its card.
+
+    ``@register("ef21")`` is the whole registration of a NumPy reference; the engine adds its
+    own options (``@register(name, backend="torch", options=ENGINE_OPTIONS)``). See
+    :func:`spec_meta` for what ``meta`` may hold. A name without a card cannot be registered.
+    """
+    meta = spec_meta(name, backend, **meta)
 
     def deco(fn):
         key = (name, backend)

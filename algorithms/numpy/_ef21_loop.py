@@ -70,7 +70,7 @@ from ._record import Trajectory
 
 __all__ = [
     "Estimator", "Oracle", "Step", "ClientState", "LoopState",
-    "COMMON_OPTIONS", "NORMALIZED_OPTIONS", "INITS", "NORMALIZE_SCOPES", "BITS_CONVENTIONS",
+    "INITS", "NORMALIZE_SCOPES", "BITS_CONVENTIONS",
     "ef21_loop", "normalized_direction", "check_blocks",
     "EXACT", "STOCHASTIC", "POLYAK", "IGT", "RHM", "HM", "MVR",
 ]
@@ -80,10 +80,7 @@ NORMALIZE_SCOPES = ("global", "per_tensor")
 BITS_CONVENTIONS = ("values", "values+indices")
 FLOAT_BITS = 32
 
-#: options every member of the family accepts (defaults are overridden per method).
-COMMON_OPTIONS = {"init": "gradient", "bits": "values", "record_clients": False}
-#: extra options of the normalized members.
-NORMALIZED_OPTIONS = {"normalize_scope": "global", "blocks": None}
+# The options of each member and their defaults are on its method card (algorithms/cards.py).
 
 
 # --------------------------------------------------------------------------- oracle and estimators

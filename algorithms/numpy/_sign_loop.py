@@ -44,8 +44,14 @@ Diagnostics (float64): ``grad_norm_l1`` (K+1,) :math:`\|\nabla f(x^k)\|_1`; ``es
 (K, d) their mean; ``u`` (K, d) the server's mean message (distributed only; zeros otherwise);
 ``direction`` (K, d) :math:`s`; ``ties`` (K,) and ``violations`` (K,) counts.
 
-Bits per node and step: centralized methods communicate nothing (0/0); majority vote sends
-d bits up and d bits down (1 bit per sign, also when ``sign_zero = 0`` produces zeros).
+Bits per node and step: majority vote sends d bits up and d bits down (1 bit per sign, also
+when ``sign_zero = 0`` produces zeros: the papers' count; the distributed runner, which must
+also say where the zeros are, reports that cost apart, in ``control_bits_*``). A centralized
+method is one node in [003]; on a problem of n > 1 clients that node needs each client's
+gradient, so each client sends a dense vector, 32 d bits (the float32 convention of
+``Identity()`` and of EF21's ``init="gradient"``), and nothing is broadcast back (the sign step
+is taken on the mean, as the distributed runner does after its all-reduce): ``bits_up`` = 32 d,
+``bits_down`` = 0; with a single client nothing is sent (0 / 0).
 """
 
 from __future__ import annotations
@@ -216,7 +222,11 @@ def run_sign_loop(name: str, problem, x0: np.ndarray, iters: int, *, stepsize, m
         traj.point(k + 1, x)
 
     traj.check(seed)
-    bits = 0.0 if centralized else float(d)
+    # per client and step: a majority-vote node sends d signs and receives d; a centralized method
+    # on n > 1 clients needs every client's dense gradient at its one node (32 d, the float32
+    # convention of a dense message), 0 with a single client, and broadcasts nothing else
+    up = (32.0 * d if n > 1 else 0.0) if centralized else float(d)
+    down = 0.0 if centralized else float(d)
     diagnostics = {"grad_norm_l1": traj.l1, "ties": tie_count, "violations": viol_count}
     if vec:
         diagnostics.update({"estimate": est, "v_bar": v_bar, "u": u_rec, "direction": direction})
@@ -224,7 +234,7 @@ def run_sign_loop(name: str, problem, x0: np.ndarray, iters: int, *, stepsize, m
         name=name, backend="numpy", x=traj.xs, x_index=traj.rows,
         grad_norm=traj.grad_norm, f=traj.f,
         stepsize=gammas, momentum=betas,
-        bits_up=np.full(iters, bits), bits_down=np.full(iters, bits),
+        bits_up=np.full(iters, up), bits_down=np.full(iters, down),
         grad_calls=np.ones(iters), hvp_calls=np.zeros(iters), init_bits_up=0.0,
         diagnostics=diagnostics,
         config={"name": name, "seed": seed, "options": dict(options), "stepsize": stepsize.label,

@@ -34,15 +34,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from algorithms.cards import card
 from algorithms.registry import register
 from eftheory.validation import check_choice, check_real
 
-from ._ef21_loop import COMMON_OPTIONS, Estimator, Step, ef21_loop
+from ._ef21_loop import Estimator, Step, ef21_loop
 
 __all__ = ["econtrol", "ECONTROL"]
 
 NAME = "econtrol"
-OPTIONS = {**COMMON_OPTIONS, "init": "gradient", "econtrol_eta": 0.1, "econtrol_step_uses": "h_next"}
 STEP_USES = ("h_next", "h_prev")
 
 
@@ -63,11 +63,10 @@ ECONTROL = Estimator("EControl error-controlled gradient", _update, init=_init,
                      after_compress=_after_compress)
 
 
-@register(NAME, needs=("grad_i",), options=OPTIONS, momentum="none", paper="000",
-          summary="EControl (Gao, Islamov, Stich 2023): EF21-style memory with a controlled error buffer")
+@register(NAME)                 # needs, options and defaults, momentum, paper: the method card
 def econtrol(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
     """Run EControl (see the module docstring); called through :func:`algorithms.run`."""
-    options = {**OPTIONS, **options}
+    options = card(NAME).fill(options)
     options["econtrol_eta"] = check_real("econtrol_eta", options["econtrol_eta"], low=0.0, high=1.0)
     uses = check_choice("econtrol_step_uses", options["econtrol_step_uses"], STEP_USES)
     return ef21_loop(problem, compressor, x0, iters, stepsize=stepsize, momentum=momentum,

@@ -64,29 +64,24 @@ from __future__ import annotations
 
 import math
 
+from ..cards import card
 from ..registry import register
 from ._ef_saef_loop import check_flag, check_period, run_ef_loop
 
 __all__ = ["ef"]
 
 
-@register(
-    "ef", needs=("sample", "grad_i", "f"),
-    options={"mu": 0.0, "p": math.inf, "double_way": True, "error_averaging": False,
-             "bits": "values", "record_clients": False},
-    momentum="none", compressor="required", paper="002",
-    summary="local error feedback with momentum, single/double-way compression (002 Alg. 1, EF)",
-)
-def ef(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, mu=0.0, p=math.inf,
-       double_way=True, error_averaging=False, bits="values", record_clients=False):
-    """Local error feedback; see the module docstring."""
-    error_averaging = check_flag("error_averaging", error_averaging)
-    p = check_period(p)
+@register("ef")                  # needs, options and defaults, momentum, paper: the method card
+def ef(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
+    """Local error feedback; see the module docstring. Options (defaults on the card): ``mu``,
+    ``p``, ``double_way``, ``error_averaging``, ``bits``, ``record_clients``."""
+    o = card("ef").fill(options)
+    error_averaging = check_flag("error_averaging", o["error_averaging"])
+    p = check_period(o["p"])
     if error_averaging and p == math.inf:
         raise ValueError("p must be a finite integer in [1, inf) when error_averaging=True; got inf")
-    options = {"mu": mu, "p": p, "double_way": double_way, "error_averaging": error_averaging,
-               "bits": bits, "record_clients": record_clients}
+    options = {**o, "p": p, "error_averaging": error_averaging}
     return run_ef_loop("ef", problem, compressor, x0, iters, stepsize=stepsize, seed=seed,
-                       point="model", mu=mu, p=p, double_way=double_way,
-                       average=error_averaging, bits=bits, record_clients=record_clients,
+                       point="model", mu=o["mu"], p=p, double_way=o["double_way"],
+                       average=error_averaging, bits=o["bits"], record_clients=o["record_clients"],
                        options=options)

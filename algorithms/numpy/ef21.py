@@ -32,24 +32,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from algorithms.cards import card
 from algorithms.registry import register
 from eftheory.derivations.ef21 import theory_stepsize
 
-from ._ef21_loop import COMMON_OPTIONS, EXACT, ef21_loop
+from ._ef21_loop import EXACT, ef21_loop
 
 __all__ = ["ef21", "ef21_theory_stepsize"]
 
 NAME = "ef21"
-OPTIONS = {**COMMON_OPTIONS, "init": "zero"}
 
 
-@register(NAME, needs=("grad_i",), options=OPTIONS, momentum="none", paper="004",
-          summary="EF21 (Richtárik, Sokolov, Fatkhullin 2021): error feedback with exact local gradients")
+@register(NAME)                 # needs, options and defaults, momentum, paper: the method card
 def ef21(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
     """Run ef21 (see the module docstring); called through :func:`algorithms.run`."""
     return ef21_loop(problem, compressor, x0, iters, stepsize=stepsize, momentum=momentum,
                      seed=seed, name=NAME, estimator=EXACT, normalized=False,
-                     options={**OPTIONS, **options})
+                     options=card(NAME).fill(options))
 
 
 def ef21_theory_stepsize(problem, compressor) -> float:

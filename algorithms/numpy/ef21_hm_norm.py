@@ -22,20 +22,19 @@ Options: ``init`` (default ``"gradient"``), ``normalize_scope`` / ``blocks``, ``
 
 from __future__ import annotations
 
+from algorithms.cards import card
 from algorithms.registry import register
 
-from ._ef21_loop import COMMON_OPTIONS, NORMALIZED_OPTIONS, HM, ef21_loop
+from ._ef21_loop import HM, ef21_loop
 
 __all__ = ["ef21_hm_norm"]
 
 NAME = "ef21-hm-norm"
-OPTIONS = {**COMMON_OPTIONS, "init": "gradient", **NORMALIZED_OPTIONS}
 
 
-@register(NAME, needs=("grad_i", "hvp_i"), options=OPTIONS, momentum="required", paper="000",
-          summary="||EF21-HM|| ([000] Alg. 1): normalized EF21 with Hessian momentum")
+@register(NAME)                 # needs, options and defaults, momentum, paper: the method card
 def ef21_hm_norm(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
     """Run ef21-hm-norm (see the module docstring); called through :func:`algorithms.run`."""
     return ef21_loop(problem, compressor, x0, iters, stepsize=stepsize, momentum=momentum,
                      seed=seed, name=NAME, estimator=HM, normalized=True,
-                     options={**OPTIONS, **options})
+                     options=card(NAME).fill(options))

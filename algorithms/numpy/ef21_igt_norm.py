@@ -21,20 +21,19 @@ Deviation: [000]'s code guards η by max(η, 1e-12); here η ∈ (0, 1] is valid
 
 from __future__ import annotations
 
+from algorithms.cards import card
 from algorithms.registry import register
 
-from ._ef21_loop import COMMON_OPTIONS, NORMALIZED_OPTIONS, IGT, ef21_loop
+from ._ef21_loop import IGT, ef21_loop
 
 __all__ = ["ef21_igt_norm"]
 
 NAME = "ef21-igt-norm"
-OPTIONS = {**COMMON_OPTIONS, "init": "gradient", **NORMALIZED_OPTIONS}
 
 
-@register(NAME, needs=("grad_i",), options=OPTIONS, momentum="required", paper="000",
-          summary="||EF21-IGT|| ([000] Alg. 1): normalized EF21 with implicit gradient transport")
+@register(NAME)                 # needs, options and defaults, momentum, paper: the method card
 def ef21_igt_norm(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
     """Run ef21-igt-norm (see the module docstring); called through :func:`algorithms.run`."""
     return ef21_loop(problem, compressor, x0, iters, stepsize=stepsize, momentum=momentum,
                      seed=seed, name=NAME, estimator=IGT, normalized=True,
-                     options={**OPTIONS, **options})
+                     options=card(NAME).fill(options))

@@ -16,20 +16,19 @@ Options: ``init`` (default ``"gradient"``, as the other seed-000 baselines), ``b
 
 from __future__ import annotations
 
+from algorithms.cards import card
 from algorithms.registry import register
 
-from ._ef21_loop import COMMON_OPTIONS, MVR, ef21_loop
+from ._ef21_loop import MVR, ef21_loop
 
 __all__ = ["ef21_mvr"]
 
 NAME = "ef21-mvr"
-OPTIONS = {**COMMON_OPTIONS, "init": "gradient"}
 
 
-@register(NAME, needs=("grad_i",), options=OPTIONS, momentum="required", paper="000",
-          summary="EF21-MVR (Fatkhullin, Tyurin, Richtárik 2023): EF21 with STORM momentum, unnormalized")
+@register(NAME)                 # needs, options and defaults, momentum, paper: the method card
 def ef21_mvr(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
     """Run ef21-mvr (see the module docstring); called through :func:`algorithms.run`."""
     return ef21_loop(problem, compressor, x0, iters, stepsize=stepsize, momentum=momentum,
                      seed=seed, name=NAME, estimator=MVR, normalized=False,
-                     options={**OPTIONS, **options})
+                     options=card(NAME).fill(options))

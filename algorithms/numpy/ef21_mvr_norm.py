@@ -20,20 +20,19 @@ Options: ``init`` (default ``"gradient"``), ``normalize_scope`` / ``blocks``, ``
 
 from __future__ import annotations
 
+from algorithms.cards import card
 from algorithms.registry import register
 
-from ._ef21_loop import COMMON_OPTIONS, NORMALIZED_OPTIONS, MVR, ef21_loop
+from ._ef21_loop import MVR, ef21_loop
 
 __all__ = ["ef21_mvr_norm"]
 
 NAME = "ef21-mvr-norm"
-OPTIONS = {**COMMON_OPTIONS, "init": "gradient", **NORMALIZED_OPTIONS}
 
 
-@register(NAME, needs=("grad_i",), options=OPTIONS, momentum="required", paper="000",
-          summary="||EF21-MVR|| ([000] Alg. 1): normalized EF21 with STORM momentum")
+@register(NAME)                 # needs, options and defaults, momentum, paper: the method card
 def ef21_mvr_norm(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
     """Run ef21-mvr-norm (see the module docstring); called through :func:`algorithms.run`."""
     return ef21_loop(problem, compressor, x0, iters, stepsize=stepsize, momentum=momentum,
                      seed=seed, name=NAME, estimator=MVR, normalized=True,
-                     options={**OPTIONS, **options})
+                     options=card(NAME).fill(options))

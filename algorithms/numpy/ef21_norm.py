@@ -28,20 +28,19 @@ globally).
 
 from __future__ import annotations
 
+from algorithms.cards import card
 from algorithms.registry import register
 
-from ._ef21_loop import COMMON_OPTIONS, NORMALIZED_OPTIONS, EXACT, ef21_loop
+from ._ef21_loop import EXACT, ef21_loop
 
 __all__ = ["ef21_norm"]
 
 NAME = "ef21-norm"
-OPTIONS = {**COMMON_OPTIONS, "init": "gradient", **NORMALIZED_OPTIONS}
 
 
-@register(NAME, needs=("grad_i",), options=OPTIONS, momentum="none", paper="004",
-          summary="||EF21|| (Khirirat et al. [004] Alg. 1): EF21 with a normalized step")
+@register(NAME)                 # needs, options and defaults, momentum, paper: the method card
 def ef21_norm(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
     """Run ef21-norm (see the module docstring); called through :func:`algorithms.run`."""
     return ef21_loop(problem, compressor, x0, iters, stepsize=stepsize, momentum=momentum,
                      seed=seed, name=NAME, estimator=EXACT, normalized=True,
-                     options={**OPTIONS, **options})
+                     options=card(NAME).fill(options))

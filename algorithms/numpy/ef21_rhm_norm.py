@@ -24,21 +24,20 @@ paper's text says; True reuses :math:`\xi_i^k`, as [000]'s code does), ``init`` 
 
 from __future__ import annotations
 
+from algorithms.cards import card
 from algorithms.registry import register
 
-from ._ef21_loop import COMMON_OPTIONS, NORMALIZED_OPTIONS, RHM, ef21_loop
+from ._ef21_loop import RHM, ef21_loop
 
 __all__ = ["ef21_rhm_norm"]
 
 NAME = "ef21-rhm-norm"
-OPTIONS = {**COMMON_OPTIONS, "init": "gradient", **NORMALIZED_OPTIONS, "rhm_same_sample": False}
 
 
-@register(NAME, needs=("grad_i", "hvp_i"), options=OPTIONS, momentum="required", paper="000",
-          summary="||EF21-RHM|| ([000] Alg. 1): normalized EF21 with randomized Hessian momentum")
+@register(NAME)                 # needs, options and defaults, momentum, paper: the method card
 def ef21_rhm_norm(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
     """Run ef21-rhm-norm (see the module docstring); called through :func:`algorithms.run`."""
-    options = {**OPTIONS, **options}
+    options = card(NAME).fill(options)
     if not isinstance(options["rhm_same_sample"], bool):
         raise ValueError(f"rhm_same_sample must be True or False; got {options['rhm_same_sample']!r}")
     return ef21_loop(problem, compressor, x0, iters, stepsize=stepsize, momentum=momentum,

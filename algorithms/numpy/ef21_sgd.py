@@ -18,20 +18,19 @@ uncompressed), ``bits``, ``record_clients``.
 
 from __future__ import annotations
 
+from algorithms.cards import card
 from algorithms.registry import register
 
-from ._ef21_loop import COMMON_OPTIONS, STOCHASTIC, ef21_loop
+from ._ef21_loop import STOCHASTIC, ef21_loop
 
 __all__ = ["ef21_sgd"]
 
 NAME = "ef21-sgd"
-OPTIONS = {**COMMON_OPTIONS, "init": "gradient"}
 
 
-@register(NAME, needs=("grad_i",), options=OPTIONS, momentum="none", paper="000",
-          summary="EF21-SGD (Fatkhullin et al. 2021): EF21 with one stochastic gradient per client")
+@register(NAME)                 # needs, options and defaults, momentum, paper: the method card
 def ef21_sgd(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
     """Run ef21-sgd (see the module docstring); called through :func:`algorithms.run`."""
     return ef21_loop(problem, compressor, x0, iters, stepsize=stepsize, momentum=momentum,
                      seed=seed, name=NAME, estimator=STOCHASTIC, normalized=False,
-                     options={**OPTIONS, **options})
+                     options=card(NAME).fill(options))

@@ -15,20 +15,19 @@ Options: ``init`` (default ``"gradient"``: [000]'s code, :math:`g_i=v_i=\nabla f
 
 from __future__ import annotations
 
+from algorithms.cards import card
 from algorithms.registry import register
 
-from ._ef21_loop import COMMON_OPTIONS, POLYAK, ef21_loop
+from ._ef21_loop import POLYAK, ef21_loop
 
 __all__ = ["ef21_sgdm"]
 
 NAME = "ef21-sgdm"
-OPTIONS = {**COMMON_OPTIONS, "init": "gradient"}
 
 
-@register(NAME, needs=("grad_i",), options=OPTIONS, momentum="required", paper="000",
-          summary="EF21-SGDM (Fatkhullin, Tyurin, Richtárik 2023): EF21 with Polyak momentum, unnormalized")
+@register(NAME)                 # needs, options and defaults, momentum, paper: the method card
 def ef21_sgdm(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
     """Run ef21-sgdm (see the module docstring); called through :func:`algorithms.run`."""
     return ef21_loop(problem, compressor, x0, iters, stepsize=stepsize, momentum=momentum,
                      seed=seed, name=NAME, estimator=POLYAK, normalized=False,
-                     options={**OPTIONS, **options})
+                     options=card(NAME).fill(options))

@@ -24,20 +24,19 @@ Options: ``init`` (default ``"zero"``: 001 Theorem 2's :math:`g_i^{-1}=0`; [000]
 
 from __future__ import annotations
 
+from algorithms.cards import card
 from algorithms.registry import register
 
-from ._ef21_loop import COMMON_OPTIONS, NORMALIZED_OPTIONS, POLYAK, ef21_loop
+from ._ef21_loop import POLYAK, ef21_loop
 
 __all__ = ["ef21_sgdm_norm"]
 
 NAME = "ef21-sgdm-norm"
-OPTIONS = {**COMMON_OPTIONS, "init": "zero", **NORMALIZED_OPTIONS}
 
 
-@register(NAME, needs=("grad_i",), options=OPTIONS, momentum="required", paper="001",
-          summary="||EF21-SGDM|| ([001] Alg. 2; [000] Alg. 1, Polyak): normalized EF21 with Polyak momentum")
+@register(NAME)                 # needs, options and defaults, momentum, paper: the method card
 def ef21_sgdm_norm(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
     """Run ef21-sgdm-norm (see the module docstring); called through :func:`algorithms.run`."""
     return ef21_loop(problem, compressor, x0, iters, stepsize=stepsize, momentum=momentum,
                      seed=seed, name=NAME, estimator=POLYAK, normalized=True,
-                     options={**OPTIONS, **options})
+                     options=card(NAME).fill(options))

@@ -34,19 +34,17 @@ Notes:
 
 from __future__ import annotations
 
+from ..cards import card
 from ..registry import register
 from ._sign_loop import run_sign_loop
 
 __all__ = ["mv_signsgd"]
 
 
-@register("mv-signsgd", needs=("sample", "grad_i", "f"), options={"sign_zero": 0, "ties": "zero"},
-          momentum="none", compressor="none", paper="003",
-          summary="signSGD with majority vote (baseline of 003)")
-def mv_signsgd(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, sign_zero=0,
-               ties="zero"):
-    """Majority-vote signSGD; see the module docstring."""
+@register("mv-signsgd")          # needs, options and defaults, momentum, paper: the method card
+def mv_signsgd(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
+    """Majority-vote signSGD; see the module docstring. Options: ``sign_zero``, ``ties`` (the card)."""
+    o = card("mv-signsgd").fill(options)
     return run_sign_loop("mv-signsgd", problem, x0, iters, stepsize=stepsize, momentum=None,
                          seed=seed, estimator="grad", uplink="sign", downlink="sign",
-                         options={"sign_zero": sign_zero, "ties": ties},
-                         sign_zero=sign_zero, ties=ties)
+                         options=o, sign_zero=o["sign_zero"], ties=o["ties"])

@@ -36,19 +36,17 @@ Notes:
 
 from __future__ import annotations
 
+from ..cards import card
 from ..registry import register
 from ._sign_loop import run_sign_loop
 
 __all__ = ["mv_signum"]
 
 
-@register("mv-signum", needs=("sample", "grad_i", "f"), options={"sign_zero": 0, "ties": "zero"},
-          momentum="required", compressor="none", paper="003",
-          summary="Signum with majority vote (baseline of 003)")
-def mv_signum(problem, compressor, x0, iters, *, stepsize, momentum, seed=0, sign_zero=0,
-              ties="zero"):
-    """Majority-vote Signum; see the module docstring."""
+@register("mv-signum")           # needs, options and defaults, momentum, paper: the method card
+def mv_signum(problem, compressor, x0, iters, *, stepsize, momentum, seed=0, **options):
+    """Majority-vote Signum; see the module docstring. Options: ``sign_zero``, ``ties`` (the card)."""
+    o = card("mv-signum").fill(options)
     return run_sign_loop("mv-signum", problem, x0, iters, stepsize=stepsize, momentum=momentum,
                          seed=seed, estimator="signum", uplink="sign", downlink="sign",
-                         options={"sign_zero": sign_zero, "ties": ties},
-                         sign_zero=sign_zero, ties=ties)
+                         options=o, sign_zero=o["sign_zero"], ties=o["ties"])

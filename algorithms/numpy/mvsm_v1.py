@@ -54,24 +54,19 @@ Notes:
 
 from __future__ import annotations
 
+from ..cards import card
 from ..registry import register
 from ._sign_loop import run_sign_loop
 
 __all__ = ["mvsm_v1"]
 
 
-@register("mvsm-v1", needs=("sample", "grad_i", "f"),
-          options={"G": None, "on_violation": "clip", "momentum_convention": "new_weight",
-                   "ties": "zero", "shared_draw": False},
-          momentum="required", compressor="none", paper="003",
-          summary="majority-vote sign momentum, sign downlink (003 Alg. 2, v1)")
-def mvsm_v1(problem, compressor, x0, iters, *, stepsize, momentum, seed=0, G=None,
-            on_violation="clip", momentum_convention="new_weight", ties="zero", shared_draw=False):
-    """MVSM v1; see the module docstring."""
+@register("mvsm-v1")             # needs, options and defaults, momentum, paper: the method card
+def mvsm_v1(problem, compressor, x0, iters, *, stepsize, momentum, seed=0, **options):
+    """MVSM v1; see the module docstring. Options: ``G``, ``on_violation``, ``momentum_convention``,
+    ``ties``, ``shared_draw`` (defaults on the card)."""
+    o = card("mvsm-v1").fill(options)
     return run_sign_loop("mvsm-v1", problem, x0, iters, stepsize=stepsize, momentum=momentum,
                          seed=seed, estimator="smm", uplink="stochastic_sign", downlink="sign",
-                         options={"G": G, "on_violation": on_violation,
-                                  "momentum_convention": momentum_convention, "ties": ties,
-                                  "shared_draw": shared_draw},
-                         ties=ties, momentum_convention=momentum_convention, R=G, R_name="G",
-                         on_violation=on_violation, shared_draw=shared_draw)
+                         options=o, ties=o["ties"], momentum_convention=o["momentum_convention"], R=o["G"],
+                         R_name="G", on_violation=o["on_violation"], shared_draw=o["shared_draw"])

@@ -44,23 +44,20 @@ Notes:
 
 from __future__ import annotations
 
+from ..cards import card
 from ..registry import register
 from ._sign_loop import run_sign_loop
 
 __all__ = ["mvsm_v2"]
 
 
-@register("mvsm-v2", needs=("sample", "grad_i", "f"),
-          options={"G": None, "on_violation": "clip", "momentum_convention": "new_weight"},
-          momentum="required", compressor="none", paper="003",
-          summary="majority-vote sign momentum, stochastic-sign downlink (003 Alg. 2, v2)")
-def mvsm_v2(problem, compressor, x0, iters, *, stepsize, momentum, seed=0, G=None,
-            on_violation="clip", momentum_convention="new_weight"):
-    """MVSM v2; see the module docstring."""
+@register("mvsm-v2")             # needs, options and defaults, momentum, paper: the method card
+def mvsm_v2(problem, compressor, x0, iters, *, stepsize, momentum, seed=0, **options):
+    """MVSM v2; see the module docstring. Options: ``G``, ``on_violation``, ``momentum_convention``
+    (defaults on the card)."""
+    o = card("mvsm-v2").fill(options)
     return run_sign_loop("mvsm-v2", problem, x0, iters, stepsize=stepsize, momentum=momentum,
                          seed=seed, estimator="smm", uplink="stochastic_sign",
-                         downlink="stochastic_sign",
-                         options={"G": G, "on_violation": on_violation,
-                                  "momentum_convention": momentum_convention},
-                         momentum_convention=momentum_convention, R=G, R_name="G",
-                         on_violation=on_violation)
+                         downlink="stochastic_sign", options=o,
+                         momentum_convention=o["momentum_convention"], R=o["G"], R_name="G",
+                         on_violation=o["on_violation"])

@@ -62,26 +62,18 @@ Notes:
 
 from __future__ import annotations
 
-import math
-
+from ..cards import card
 from ..registry import register
 from ._ef_saef_loop import run_ef_loop
 
 __all__ = ["saef"]
 
 
-@register(
-    "saef", needs=("sample", "grad_i", "f"),
-    options={"mu": 0.0, "p": math.inf, "double_way": True, "bits": "values",
-             "record_clients": False},
-    momentum="none", compressor="required", paper="002",
-    summary="step-ahead error feedback with error averaging of period p (002 Alg. 1, SAEF)",
-)
-def saef(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, mu=0.0, p=math.inf,
-         double_way=True, bits="values", record_clients=False):
-    """Step-ahead error feedback; see the module docstring."""
-    options = {"mu": mu, "p": p, "double_way": double_way, "bits": bits,
-               "record_clients": record_clients}
+@register("saef")                # needs, options and defaults, momentum, paper: the method card
+def saef(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
+    """Step-ahead error feedback; see the module docstring. Options (defaults on the card): ``mu``,
+    ``p``, ``double_way``, ``bits``, ``record_clients``."""
+    o = card("saef").fill(options)
     return run_ef_loop("saef", problem, compressor, x0, iters, stepsize=stepsize, seed=seed,
-                       point="step_ahead", mu=mu, p=p, double_way=double_way, average=True,
-                       bits=bits, record_clients=record_clients, options=options)
+                       point="step_ahead", mu=o["mu"], p=o["p"], double_way=o["double_way"], average=True,
+                       bits=o["bits"], record_clients=o["record_clients"], options=o)

@@ -33,17 +33,17 @@ Notes:
 
 from __future__ import annotations
 
+from ..cards import card
 from ..registry import register
 from ._sign_loop import run_sign_loop
 
 __all__ = ["signsgd"]
 
 
-@register("signsgd", needs=("sample", "grad_i", "f"), options={"sign_zero": 0},
-          momentum="none", compressor="none", paper="003",
-          summary="signSGD (centralized sign step; baseline of 003)")
-def signsgd(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, sign_zero=0):
-    """signSGD; see the module docstring."""
+@register("signsgd")             # needs, options and defaults, momentum, paper: the method card
+def signsgd(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
+    """signSGD; see the module docstring. Options: ``sign_zero`` (default on the card)."""
+    o = card("signsgd").fill(options)
     return run_sign_loop("signsgd", problem, x0, iters, stepsize=stepsize, momentum=None,
                          seed=seed, estimator="grad", uplink="none", downlink="none",
-                         options={"sign_zero": sign_zero}, sign_zero=sign_zero)
+                         options=o, sign_zero=o["sign_zero"])

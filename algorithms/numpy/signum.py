@@ -35,17 +35,17 @@ Notes:
 
 from __future__ import annotations
 
+from ..cards import card
 from ..registry import register
 from ._sign_loop import run_sign_loop
 
 __all__ = ["signum"]
 
 
-@register("signum", needs=("sample", "grad_i", "f"), options={"sign_zero": 0},
-          momentum="required", compressor="none", paper="003",
-          summary="Signum (sign of the EMA of gradients; baseline of 003)")
-def signum(problem, compressor, x0, iters, *, stepsize, momentum, seed=0, sign_zero=0):
-    """Signum; see the module docstring."""
+@register("signum")              # needs, options and defaults, momentum, paper: the method card
+def signum(problem, compressor, x0, iters, *, stepsize, momentum, seed=0, **options):
+    """Signum; see the module docstring. Options: ``sign_zero`` (default on the card)."""
+    o = card("signum").fill(options)
     return run_sign_loop("signum", problem, x0, iters, stepsize=stepsize, momentum=momentum,
                          seed=seed, estimator="signum", uplink="none", downlink="none",
-                         options={"sign_zero": sign_zero}, sign_zero=sign_zero)
+                         options=o, sign_zero=o["sign_zero"])

@@ -51,21 +51,17 @@ Notes:
 
 from __future__ import annotations
 
+from ..cards import card
 from ..registry import register
 from ._sign_loop import run_sign_loop
 
 __all__ = ["smm"]
 
 
-@register("smm", needs=("sample", "grad_i", "f"),
-          options={"momentum_convention": "new_weight", "sign_zero": 0},
-          momentum="required", compressor="none", paper="003",
-          summary="sign-based momentum method SMM (003 Alg. 1)")
-def smm(problem, compressor, x0, iters, *, stepsize, momentum, seed=0,
-        momentum_convention="new_weight", sign_zero=0):
-    """SMM; see the module docstring."""
+@register("smm")                 # needs, options and defaults, momentum, paper: the method card
+def smm(problem, compressor, x0, iters, *, stepsize, momentum, seed=0, **options):
+    """SMM; see the module docstring. Options: ``momentum_convention``, ``sign_zero`` (the card)."""
+    o = card("smm").fill(options)
     return run_sign_loop("smm", problem, x0, iters, stepsize=stepsize, momentum=momentum,
                          seed=seed, estimator="smm", uplink="none", downlink="none",
-                         options={"momentum_convention": momentum_convention,
-                                  "sign_zero": sign_zero},
-                         sign_zero=sign_zero, momentum_convention=momentum_convention)
+                         options=o, sign_zero=o["sign_zero"], momentum_convention=o["momentum_convention"])

@@ -37,20 +37,17 @@ Notes:
 
 from __future__ import annotations
 
+from ..cards import card
 from ..registry import register
 from ._sign_loop import run_sign_loop
 
 __all__ = ["sto_signsgd"]
 
 
-@register("sto-signsgd", needs=("sample", "grad_i", "f"),
-          options={"B": None, "on_violation": "clip", "ties": "zero"},
-          momentum="none", compressor="none", paper="003",
-          summary="stochastic-sign SGD with majority vote (Jin et al.; baseline of 003)")
-def sto_signsgd(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, B=None,
-                on_violation="clip", ties="zero"):
-    """Sto-signSGD; see the module docstring."""
+@register("sto-signsgd")         # needs, options and defaults, momentum, paper: the method card
+def sto_signsgd(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
+    """Sto-signSGD; see the module docstring. Options: ``B``, ``on_violation``, ``ties`` (the card)."""
+    o = card("sto-signsgd").fill(options)
     return run_sign_loop("sto-signsgd", problem, x0, iters, stepsize=stepsize, momentum=None,
                          seed=seed, estimator="grad", uplink="stochastic_sign", downlink="sign",
-                         options={"B": B, "on_violation": on_violation, "ties": ties},
-                         ties=ties, R=B, R_name="B", on_violation=on_violation)
+                         options=o, ties=o["ties"], R=o["B"], R_name="B", on_violation=o["on_violation"])

@@ -30,6 +30,7 @@ from eftheory.validation import check_flag as _check_flag
 from eftheory.validation import check_period as _check_period
 from eftheory.validation import check_real
 
+from ..cards import card as _card
 from ..registry import register
 from ._core import ENGINE_OPTIONS, Env, FiniteWatch, Recorder, schedule_values
 
@@ -154,14 +155,12 @@ def local_ef_engine(name, problem, compressor, x0, iters, *, stepsize, seed, ste
     return res
 
 
-@register("ef", backend="torch", needs=("sample", "grad_i", "f"),
-          options={"mu": 0.0, "p": math.inf, "double_way": True, "error_averaging": False,
-                   "bits": "values", "record_clients": False, **ENGINE_OPTIONS},
-          momentum="none", compressor="required", paper="002",
-          summary="local error feedback (batched torch engine)")
+# needs, options and their defaults, momentum, paper: the method cards; the engine adds its options
+@register("ef", backend="torch", options=ENGINE_OPTIONS)
 def ef(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
     """EF on the batched engine; see the module docstring."""
-    engine = {k: options.pop(k) for k in ENGINE_OPTIONS}
+    engine = {k: options.pop(k, v) for k, v in ENGINE_OPTIONS.items()}
+    options = _card("ef").fill(options)
     error_averaging = _check_flag("error_averaging", options["error_averaging"])
     p = _check_period(options["p"])
     if error_averaging and p == math.inf:
@@ -170,13 +169,10 @@ def ef(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **opt
                            step_ahead=False, average=error_averaging, options=options, engine=engine)
 
 
-@register("saef", backend="torch", needs=("sample", "grad_i", "f"),
-          options={"mu": 0.0, "p": math.inf, "double_way": True, "bits": "values",
-                   "record_clients": False, **ENGINE_OPTIONS},
-          momentum="none", compressor="required", paper="002",
-          summary="step-ahead error feedback (batched torch engine)")
+@register("saef", backend="torch", options=ENGINE_OPTIONS)
 def saef(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
     """SAEF on the batched engine; see the module docstring."""
-    engine = {k: options.pop(k) for k in ENGINE_OPTIONS}
+    engine = {k: options.pop(k, v) for k, v in ENGINE_OPTIONS.items()}
+    options = _card("saef").fill(options)
     return local_ef_engine("saef", problem, compressor, x0, iters, stepsize=stepsize, seed=seed,
                            step_ahead=True, average=True, options=options, engine=engine)

@@ -26,6 +26,8 @@ import torch
 from eftheory.compressors import UnbiasedSign
 from eftheory.validation import check_choice, check_positive
 
+from ..cards import CARDS
+from ..cards import card as _card
 from ..registry import register
 from ._core import ENGINE_OPTIONS, Env, FiniteWatch, Recorder, schedule_values
 from ._kernels import compress
@@ -148,10 +150,10 @@ def sign_engine(name, problem, x0, iters, *, stepsize, momentum, seed, estimator
     if full:
         for key in ("ties", "violations"):
             rec.diag.setdefault(key, torch.zeros((S, iters), device=env.device, dtype=env.dtype))
-    bits = 0.0 if centralized else float(d)
+    up, down = _bits(centralized, n, d)
     grads = []
     res = rec.result(
-        stepsize=gammas, momentum=betas, bits_up=[bits] * iters, bits_down=[bits] * iters,
+        stepsize=gammas, momentum=betas, bits_up=[up] * iters, bits_down=[down] * iters,
         grad_calls=[1.0] * iters, hvp_calls=[0.0] * iters, init_bits_up=0.0, grads=grads,
         config={"name": name, "seed": seed, "options": dict(options), "stepsize": stepsize.label,
                 "momentum": None if momentum is None else momentum.label, "n": n, "d": d,
@@ -159,6 +161,15 @@ def sign_engine(name, problem, x0, iters, *, stepsize, momentum, seed, estimator
     if full:
         res.diagnostics["grad_norm_l1"] = rec.l1_norms(grads)
     return res
+
+
+def _bits(centralized: bool, n: int, d: int) -> tuple[float, float]:
+    """Bits per client and step (up, down), the reference's convention: majority vote d and d;
+    a centralized method 32 d up with n > 1 clients (each sends its dense gradient to the one
+    node that takes the sign step on their mean), 0 with one client, and 0 down."""
+    if centralized:
+        return (32.0 * d if n > 1 else 0.0), 0.0
+    return float(d), float(d)
 
 
 def _sign_momentum(v, g, beta, k: int, estimator: str, convention: str, tmp=None):
@@ -174,27 +185,14 @@ def _sign_momentum(v, g, beta, k: int, estimator: str, convention: str, tmp=None
     return v.mul_(beta).add_(torch.mul(g, 1.0 - beta, out=tmp))
 
 
-# name: (estimator, uplink, downlink, momentum, options, R name)
-_METHODS = {
-    "signsgd": ("grad", "none", "none", "none", {"sign_zero": 0}, None),
-    "signum": ("signum", "none", "none", "required", {"sign_zero": 0}, None),
-    "smm": ("smm", "none", "none", "required", {"momentum_convention": "new_weight", "sign_zero": 0}, None),
-    "mv-signsgd": ("grad", "sign", "sign", "none", {"sign_zero": 0, "ties": "zero"}, None),
-    "mv-signum": ("signum", "sign", "sign", "required", {"sign_zero": 0, "ties": "zero"}, None),
-    "sto-signsgd": ("grad", "stochastic_sign", "sign", "none",
-                    {"B": None, "on_violation": "clip", "ties": "zero"}, "B"),
-    "mvsm-v1": ("smm", "stochastic_sign", "sign", "required",
-                {"G": None, "on_violation": "clip", "momentum_convention": "new_weight", "ties": "zero",
-                 "shared_draw": False}, "G"),
-    "mvsm-v2": ("smm", "stochastic_sign", "stochastic_sign", "required",
-                {"G": None, "on_violation": "clip", "momentum_convention": "new_weight"}, "G"),
-}
+#: name -> (estimator, uplink, downlink, bound option): read from the method cards
+_METHODS = {n: (c.estimator, c.uplink, c.downlink, c.bound) for n, c in CARDS.items() if c.family == "sign"}
 
 
-def _make(name, estimator, uplink, downlink, defaults, R_name):
+def _make(name, estimator, uplink, downlink, R_name):
     def fn(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
-        options = {**defaults, **options}
-        engine = {k: options.pop(k) for k in ENGINE_OPTIONS}
+        engine = {k: options.pop(k, v) for k, v in ENGINE_OPTIONS.items()}
+        options = _card(name).fill(options)
         conv = {k: options[k] for k in ("sign_zero", "ties", "momentum_convention", "on_violation", "shared_draw")
                 if k in options}
         if R_name is not None:
@@ -209,8 +207,6 @@ def _make(name, estimator, uplink, downlink, defaults, R_name):
     return fn
 
 
-for _name, (_est, _up, _down, _mom, _opts, _R) in _METHODS.items():
-    _defaults = {**_opts, **ENGINE_OPTIONS}
-    register(_name, backend="torch", needs=("sample", "grad_i", "f"), options=_defaults, momentum=_mom,
-             compressor="none", paper="003", summary=f"{_name} (batched torch engine)")(
-        _make(_name, _est, _up, _down, _defaults, _R))
+# needs, options and their defaults, momentum, paper: the method cards; the engine adds its options
+for _name, (_est, _up, _down, _R) in _METHODS.items():
+    register(_name, backend="torch", options=ENGINE_OPTIONS)(_make(_name, _est, _up, _down, _R))
