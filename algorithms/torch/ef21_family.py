@@ -168,6 +168,120 @@ def _check_options(options: dict, normalized: bool, d: int):
     return blocks
 
 
+class LocalAggregate:
+    """Every client of a run lives in this process: the reductions over the client axis.
+
+    The ``torch.distributed`` runner's aggregate (``WireAggregate``) has the same reductions over
+    all ranks' clients, computed from the compressed payloads it exchanges, so the server
+    arithmetic of :func:`ef21_step` is the same in the engine, the optimizers and the ranks.
+    """
+
+    def __init__(self, n: int):
+        self.n = int(n)
+
+    def mean(self, t):
+        """(S, d) mean over the clients of a dense (S, n, d) tensor."""
+        return t.mean(dim=1)
+
+    def message_sum(self, c, idx=None, vals=None, compressor=None):
+        """The messages, (S, m, d) with their sum over axis 1 the sum over all clients (here c itself)."""
+        return c
+
+    def message_mean(self, c, idx=None, vals=None, compressor=None):
+        """(S, d) mean over all clients of the messages c (S, n, d)."""
+        return c.mean(dim=1)
+
+    def vote(self, msgs):
+        """(S, d) sum of the clients' sign messages (entries in {-1, 0, 1})."""
+        return msgs.sum(dim=1)
+
+    def downlink(self, t, compressor=None, signs: bool = False):
+        """The server's broadcast: here every client already holds it."""
+        return t
+
+
+def ef21_step(env, st: dict, x, k: int, *, estimator: str, normalized: bool, gamma, eta, compressor,
+              options: dict, agg, watch, blocks=None, step_uses_previous_mirror: bool = False):
+    """One iteration k of an EF21-family method; returns x^{k+1} (S, d).
+
+    The one implementation of the step outside the reference: the engine's loop
+    (:func:`ef21_engine`), the ``torch.optim`` optimizers, the ``torch.distributed`` runner and
+    the DDP hooks all call it. ``env``: the engine's :class:`~._core.Env` or an environment with
+    its interface (``sample``, ``grad``, ``grad_pair`` under ``full``, ``hvp``, ``uniform``,
+    ``compress_sparse``, ``buffer``); ``agg``: the reductions over clients
+    (:class:`LocalAggregate` or the distributed runner's); ``watch(quantity, tensor, k)``: the
+    finiteness watch. ``st`` carries the state between calls (filled at k = 0): ``g_i`` (S, n, d),
+    ``g`` (S, d), ``v``, ``e``, ``x_prev``; after the call it also holds this iteration's ``G``,
+    ``grads`` (exact local gradients under full diagnostics, else None), ``c``, ``idx``, ``vals``,
+    ``g_prev`` and ``hvp_calls``, which the engine's diagnostics read.
+    """
+    update, n_draws, _ = ESTIMATORS[estimator]
+    if n_draws is None:                   # RHM: a second, independent sample for the HVP
+        n_draws = 1 if options["rhm_same_sample"] else 2
+    full = env.full
+    xi = env.sample("xi") if n_draws >= 1 else None
+    xi_hat = env.sample("xi_hat") if n_draws >= 2 else None
+    # grad f_i(x^k; xi_i^k), (S, n, d); IGT needs it only at k = 0 (y^0 = x^0). The exact
+    # local gradients at x^k (diagnostics) come with it from one oracle evaluation.
+    grads = None
+    if k == 0 or estimator != "igt":
+        if full:
+            G, grads = env.grad_pair(x, xi)
+        else:
+            G = env.grad(x, xi, out="grad")
+        watch("gradient grad_i", G, k)
+    else:
+        G = None
+        if full:
+            grads = env.grad(x, None, out="grad:exact")
+    if k == 0:
+        init = options["init"]
+        if init == "gradient":
+            g_i = G.clone()
+            g = agg.mean(g_i)
+        elif init == "compressed":
+            g_i, idx0, vals0 = env.compress_sparse(compressor, G)
+            watch("message c_i", g_i, k)
+            if g_i.untyped_storage().data_ptr() == G.untyped_storage().data_ptr():
+                g_i = g_i.clone()             # g_i is updated in place below
+            g = agg.message_mean(g_i, idx0, vals0, compressor)
+        else:
+            g_i = torch.zeros_like(G)
+            g = torch.zeros_like(x)           # the mean of zero memories: nothing is sent
+        v = G
+        if estimator in CARRIES_V:            # v is updated in place: its own memory
+            v = torch.empty(G.shape, device=G.device, dtype=G.dtype).copy_(G)
+        st.update(g_i=g_i, g=g, v=v, e=torch.zeros_like(G), x_prev=x)
+    g_i, g, e, tmp = st["g_i"], st["g"], st["e"], env.buffer("tmp")
+    ctx = _Ctx(k=k, env=env, x=x, x_prev=st["x_prev"], eta=eta, G=G, v=st["v"], xi=xi, xi_hat=xi_hat,
+               options=options, e=e, tmp=tmp, watch=watch)
+    v = update(ctx)
+    if v is not G:
+        watch("estimator v_i", v, k)
+    # compression against the memories; the server mirror
+    c, idx, vals = _message(env, compressor, v, g_i, tmp)
+    watch("message c_i", c, k)
+    if estimator == "econtrol":
+        e = e + G - g_i - c
+        watch("estimator state e_i", e, k)
+    if idx is not None:
+        g_i.scatter_add_(-1, idx, vals)        # g_i + c: c is zero off idx
+        watch("memory g_i", g_i.gather(-1, idx), k)   # the only entries that changed
+    else:
+        g_i.add_(c)
+        watch("memory g_i", g_i, k)
+    g_new = _mirror_update(g, agg.message_sum(c, idx, vals, compressor), agg.n, g_i, k)
+    watch("mirror g", g_new, k)
+    # server step
+    mirror = g if step_uses_previous_mirror else g_new
+    direction = normalize(mirror, blocks) if normalized else mirror
+    x_new = x - gamma * direction
+    watch("iterate x", x_new, k)
+    st.update(g=g_new, g_prev=g, v=v, e=e, x_prev=x, G=G,
+              grads=grads, c=c, idx=idx, vals=vals, hvp_calls=ctx.hvp_calls)
+    return x_new
+
+
 def ef21_engine(name, problem, compressor, x0, iters, *, stepsize, momentum, seed, estimator: str,
                 normalized: bool, options: dict, step_uses_previous_mirror: bool = False):
     """Run one EF21-family method on the batched engine (see the module docstring)."""
@@ -176,83 +290,33 @@ def ef21_engine(name, problem, compressor, x0, iters, *, stepsize, momentum, see
               dtype=eng["dtype"], draws=eng["draws"], oracle=eng["oracle"], diagnostics=eng["diagnostics"])
     S, n, d = env.S, env.n, env.d
     blocks = _check_options(options, normalized, d)
-    update, n_draws, extra_grads = ESTIMATORS[estimator]
-    if n_draws is None:                   # RHM: a second, independent sample for the HVP
-        n_draws = 1 if options["rhm_same_sample"] else 2
-    init, record = options["init"], options["record_clients"]
+    extra_grads = ESTIMATORS[estimator][2]
+    record = options["record_clients"]
 
     gammas = schedule_values(stepsize, iters)
     gamma = gammas.tolist()                        # Python floats: no tensor conversion per step
     etas = schedule_values(momentum, iters) if momentum is not None else None
+    eta = [1.0] * iters if etas is None else etas.tolist()
     up_bits = float(compressor.bits(d, options["bits"]))
-    init_bits = {"gradient": 32.0 * d, "zero": 0.0}.get(init, up_bits)
+    init_bits = {"gradient": 32.0 * d, "zero": 0.0}.get(options["init"], up_bits)
     grad_calls = torch.ones(iters, dtype=torch.float64)
     grad_calls[1:] += extra_grads
     hvp_calls = [0.0] * iters
 
     rec = Recorder(env, iters)
     watch = FiniteWatch(env, iters)
+    agg = LocalAggregate(n)
     full = env.full
     x = env.x0.unsqueeze(0).expand(S, d).clone()
-    x_prev = x.clone()
     rec.point(0, x)
-    tmp = env.buffer("tmp")                        # scratch (S, n, d)
-    g_i = g = v = e = None
+    st: dict = {}
     for k in range(iters):
-        eta = 1.0 if etas is None else float(etas[k])
-        xi = env.sample("xi") if n_draws >= 1 else None
-        xi_hat = env.sample("xi_hat") if n_draws >= 2 else None
-        # grad f_i(x^k; xi_i^k), (S, n, d); IGT needs it only at k = 0 (y^0 = x^0). The exact
-        # local gradients at x^k (diagnostics) come with it from one oracle evaluation.
-        grads = None
-        if k == 0 or estimator != "igt":
-            if full:
-                G, grads = env.grad_pair(x, xi)
-            else:
-                G = env.grad(x, xi, out="grad")
-        else:
-            G = None
-            if full:
-                grads = env.grad(x, None, out="grad:exact")
-        if G is not None:
-            watch("gradient grad_i", G, k)
-        if k == 0:
-            if init == "gradient":
-                g_i = G.clone()
-            elif init == "compressed":
-                g_i = env.compress(compressor, G)
-                watch("message c_i", g_i, k)
-                if g_i.untyped_storage().data_ptr() == G.untyped_storage().data_ptr():
-                    g_i = g_i.clone()             # g_i is updated in place below
-            else:
-                g_i = torch.zeros_like(G)
-            v = G
-            if estimator in CARRIES_V:            # v is updated in place: its own memory
-                v = torch.empty(G.shape, device=env.device, dtype=env.dtype).copy_(G)
-            e = torch.zeros_like(G)
-            g = g_i.mean(dim=1)
-        ctx = _Ctx(k=k, env=env, x=x, x_prev=x_prev, eta=eta, G=G, v=v, xi=xi, xi_hat=xi_hat,
-                   options=options, e=e, tmp=tmp, watch=watch)
-        v = update(ctx)
-        if v is not G:
-            watch("estimator v_i", v, k)
-        hvp_calls[k] = float(ctx.hvp_calls)
-        # compression against the memories; the server mirror
-        g_prev = g
-        c, idx, vals = _message(env, compressor, v, g_i, tmp)
-        watch("message c_i", c, k)
-        if estimator == "econtrol":
-            e = e + G - g_i - c
-            watch("estimator state e_i", e, k)
-        if idx is not None:
-            g_i.scatter_add_(-1, idx, vals)        # g_i + c: c is zero off idx
-            watch("memory g_i", g_i.gather(-1, idx), k)   # the only entries that changed
-        else:
-            g_i.add_(c)
-            watch("memory g_i", g_i, k)
-        g = _mirror_update(g, c, n, g_i, k)
-        watch("mirror g", g, k)
+        x = ef21_step(env, st, x, k, estimator=estimator, normalized=normalized, gamma=gamma[k], eta=eta[k],
+                      compressor=compressor, options=options, agg=agg, watch=watch, blocks=blocks,
+                      step_uses_previous_mirror=step_uses_previous_mirror)
+        hvp_calls[k] = float(st["hvp_calls"])
         if full:
+            g_i, v, idx, tmp = st["g_i"], st["v"], st["idx"], env.buffer("tmp")
             if idx is not None:
                 # tmp still holds v - g_i^{k-1}, which is -(g_i^k - v) off idx (g_i unchanged
                 # there): only the kept entries need g_i^k - v recomputed for ||g_i^k - v||
@@ -260,16 +324,11 @@ def ef21_engine(name, problem, compressor, x0, iters, *, stepsize, momentum, see
                 err_g_v = torch.linalg.vector_norm(tmp, dim=-1).mean(dim=1)
             else:
                 err_g_v = None
-            _diagnose(rec, k, g_i, v, g, grads, tmp, err_g_v)
+            _diagnose(rec, k, g_i, v, st["g"], st["grads"], tmp, err_g_v)
         if record:
-            rec.record("g_i", k, g_i)
-            rec.record("v_i", k, v)
-            rec.record("g", k, g)
-        # server step
-        mirror = g_prev if step_uses_previous_mirror else g
-        direction = normalize(mirror, blocks if blocks is not None else None) if normalized else mirror
-        x_prev, x = x, x - gamma[k] * direction
-        watch("iterate x", x, k)
+            rec.record("g_i", k, st["g_i"])
+            rec.record("v_i", k, st["v"])
+            rec.record("g", k, st["g"])
         watch.done(k)
         rec.point(k + 1, x)
 

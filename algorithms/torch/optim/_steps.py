@@ -7,9 +7,9 @@ update rule of their own. They build a :class:`ClientEnv` -- the engine's enviro
 and the n clients it serves -- and call one of the three steps below, which apply the engine's
 own batched pieces to (1, n, d) tensors:
 
-* :func:`ef21_step` -- the engine's client estimators (``ESTIMATORS`` of
-  :mod:`algorithms.torch.ef21_family`), its message :math:`c_i = \mathcal C(v_i - g_i)`
-  (``_message``), its server mirror (``_mirror_update``) and normalization (``_core.normalize``);
+* :func:`ef21_step` -- the engine's own iteration, :func:`algorithms.torch.ef21_family.ef21_step`
+  (the same function the engine's loop calls: estimators, message, memories, server mirror,
+  normalization and server step);
 * :func:`local_ef_step` -- EF / SAEF with :mod:`algorithms.torch.local_ef`'s evaluation point,
   momentum step and local error;
 * :func:`sign_step` -- the sign methods with :mod:`algorithms.torch.sign`'s sign and majority vote.
@@ -30,10 +30,10 @@ import torch
 from eftheory.compressors import UnbiasedSign
 from eftheory.validation import check_choice
 
-from .._core import normalize
 from .._kernels import compress as _compress
 from .._kernels import compress_sparse as _compress_sparse
-from ..ef21_family import CARRIES_V, ESTIMATORS, _Ctx, _message, _mirror_update
+from ..ef21_family import LocalAggregate
+from ..ef21_family import ef21_step as _ef21_step
 from ..local_ef import _evaluation_point, _local_error, _momentum_step
 from ..sign import _check_bound, _check_sign_zero, _majority_vote, _sgn, _sign_momentum
 
@@ -136,93 +136,19 @@ class ClientEnv:
         return self._hvp(self._points(x), self._points(v), xi).reshape(1, self.n, self.d)
 
 
-class LocalAggregate:
-    """Every client lives in this process: the engine's reductions over the client axis.
-
-    The distributed runner's aggregate has the same four reductions over *all* ranks' clients,
-    computed from the payloads it exchanges.
-    """
-
-    def __init__(self, n: int):
-        self.n = int(n)
-
-    def mean(self, t):
-        """(1, d) mean over all clients of a dense (1, n, d) tensor."""
-        return t.mean(dim=1)
-
-    def message_sum(self, c, idx=None, vals=None, compressor=None):
-        """(1, 1, d) sum over all clients of the messages c (1, n, d)."""
-        return c.sum(dim=1, keepdim=True)
-
-    def message_mean(self, c, idx=None, vals=None, compressor=None):
-        """(1, d) mean over all clients of the messages c (1, n, d)."""
-        return c.mean(dim=1)
-
-    def vote(self, msgs):
-        """(1, d) sum of the clients' sign messages (entries in {-1, 0, 1})."""
-        return msgs.sum(dim=1)
-
-    def downlink(self, t, compressor=None, signs: bool = False):
-        """The server's broadcast (1, d): here every client already holds it."""
-        return t
-
-
 # ---------------------------------------------------------------------------------- EF21 family
 
 
 def ef21_step(env, card, st: dict, x: torch.Tensor, k: int, *, gamma, eta, compressor, options: dict,
               agg, blocks=None) -> torch.Tensor:
-    """One iteration of an EF21-family method (the engine loop's body without diagnostics).
-
-    ``st`` holds ``g_i`` (1, n, d), ``g`` (1, d), ``v``, ``e`` and ``x_prev`` (filled at k = 0).
+    """One iteration of an EF21-family method: the engine's own step
+    (:func:`algorithms.torch.ef21_family.ef21_step`) with the card's estimator and normalization
+    and a finiteness watch that raises at once. ``st`` carries the state between calls.
     Returns x^{k+1} (1, d).
     """
-    estimator = card.estimator
-    update, n_draws, _ = ESTIMATORS[estimator]
-    if n_draws is None:
-        n_draws = 1 if options["rhm_same_sample"] else 2
-    xi = env.sample("xi") if n_draws >= 1 else None
-    xi_hat = env.sample("xi_hat") if n_draws >= 2 else None
-    G = env.grad(x, xi) if (k == 0 or estimator != "igt") else None
-    if G is not None:
-        watch("gradient grad_i", G, k)
-    if k == 0:
-        init = options["init"]
-        if init == "gradient":
-            g_i = G.clone()
-            g = agg.mean(g_i)
-        elif init == "compressed":
-            g_i, idx0, vals0 = env.compress_sparse(compressor, G)
-            g_i = g_i.clone()
-            g = agg.message_mean(g_i, idx0, vals0, compressor)
-        else:
-            g_i = torch.zeros_like(G)
-            g = torch.zeros_like(x)                    # the mean of zero memories: nothing is sent
-        v = torch.empty_like(G).copy_(G) if estimator in CARRIES_V else G
-        st.update(g_i=g_i, g=g, v=v, e=torch.zeros_like(G), x_prev=x.clone())
-    g_i, g, e = st["g_i"], st["g"], st["e"]
-    ctx = _Ctx(k=k, env=env, x=x, x_prev=st["x_prev"], eta=eta, G=G, v=st["v"], xi=xi, xi_hat=xi_hat,
-               options=options, e=e, tmp=env.buffer("tmp"), watch=watch)
-    v = update(ctx)
-    st["hvp_calls"] = ctx.hvp_calls
-    watch("estimator v_i", v, k)
-    c, idx, vals = _message(env, compressor, v, g_i, env.buffer("tmp"))
-    watch("message c_i", c, k)
-    if estimator == "econtrol":
-        st["e"] = e + G - g_i - c
-    if idx is not None:
-        g_i.scatter_add_(-1, idx, vals)
-    else:
-        g_i.add_(c)
-    # the engine's mirror update on the sum of all clients' messages, (1, 1, d)
-    g_new = _mirror_update(g, agg.message_sum(c, idx, vals, compressor), agg.n, g_i, k)
-    mirror = g if options.get("econtrol_step_uses", "h_next") == "h_prev" else g_new
-    watch("mirror g", g_new, k)
-    direction = normalize(mirror, blocks) if card.normalized else mirror
-    x_new = x - gamma * direction
-    check_finite(x_new, k + 1)
-    st.update(g=g_new, v=v if estimator in CARRIES_V else st["v"], x_prev=x)
-    return x_new
+    return _ef21_step(env, st, x, k, estimator=card.estimator, normalized=card.normalized, gamma=gamma,
+                      eta=eta, compressor=compressor, options=options, agg=agg, watch=watch, blocks=blocks,
+                      step_uses_previous_mirror=options.get("econtrol_step_uses", "h_next") == "h_prev")
 
 
 # ---------------------------------------------------------------------------------- EF / SAEF
