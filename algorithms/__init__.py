@@ -205,7 +205,12 @@ def run(name: str, problem, compressor, x0, iters: int, *, stepsize, momentum=No
                          "record less (record='stats' keeps one iterate, record=m every m-th) or use fewer iters")
     # overflow and NaN are reported by the loops' checks (NonFiniteError), not as floating-point warnings
     with recording(policy), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        res = spec.fn(problem, compressor, x0, iters, stepsize=step, momentum=mom, seed=seed, **opts)
+        if backend == "torch":          # one-reduction finiteness watches, repeated exactly on a finding
+            from .torch._core import exact_on_recheck
+            res = exact_on_recheck(spec.fn, problem, compressor, x0, iters, stepsize=step, momentum=mom,
+                                   seed=seed, **opts)
+        else:
+            res = spec.fn(problem, compressor, x0, iters, stepsize=step, momentum=mom, seed=seed, **opts)
     if backend == "torch" and "seeds" not in options:
         res = drop_run_axis(res)
     return res

@@ -164,3 +164,39 @@ def test_watch_without_a_finding_is_silent():
     for k in range(5):
         watch("x", torch.ones(2, 3), k)
         watch.done(k)
+
+
+def test_one_reduction_watch_rechecks_an_overflowing_sum_exactly():
+    """Under fast_watch a quantity costs one sum; a sum of finite entries that overflows is not a
+    finding: exact_on_recheck repeats the run with the exact watch, which finishes it."""
+    calls = []
+
+    def run():
+        calls.append(_core._FAST.get())
+        watch = _core.FiniteWatch(_Env(), iters=2, every=1)
+        for k in range(2):
+            watch("g", torch.full((3, 4), 1e308, dtype=torch.float64), k)     # finite; sum = inf
+            watch.done(k)
+        return "finished"
+
+    with _core.fast_watch(), pytest.raises(_core.Recheck):
+        run()
+    calls.clear()
+    assert _core.exact_on_recheck(run) == "finished"
+    assert calls == [True, False]
+
+
+def test_one_reduction_watch_finds_what_the_exact_watch_finds():
+    """algorithms.run (fast watches, then an exact repeat) reports the finding of the exact watch."""
+    p = Polynomial(d=4, L0=4.0, L1=4.0)
+    fn = algorithms.get("ef21-sgdm", "torch").fn
+    from eftheory.schedules import as_schedule
+
+    with pytest.raises(NonFiniteError) as exact:
+        fn(p, TopK(1), np.full(4, 20.0), 50, stepsize=as_schedule(1e3), momentum=as_schedule(0.5), seed=0,
+           **{**algorithms.get("ef21-sgdm", "torch").options, "seeds": 3})
+    with pytest.raises(NonFiniteError) as via_run:
+        algorithms.run("ef21-sgdm", p, TopK(1), np.full(4, 20.0), 50, stepsize=1e3, momentum=0.5,
+                       backend="torch", seeds=3)
+    assert (via_run.value.quantity, via_run.value.iteration, via_run.value.run) == \
+        (exact.value.quantity, exact.value.iteration, exact.value.run)

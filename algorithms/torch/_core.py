@@ -23,6 +23,8 @@ Randomness has two sources, chosen by the ``draws`` option:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +39,7 @@ from ._random import CounterRandom, run_seeds
 from .problems import batched_oracle, to_xi_batch
 
 __all__ = ["ENGINE_OPTIONS", "Draws", "Env", "Recorder", "FiniteWatch", "resolve_device", "resolve_dtype",
-           "normalize", "schedule_values", "CHECK_EVERY"]
+           "normalize", "schedule_values", "CHECK_EVERY", "Recheck", "fast_watch", "exact_on_recheck"]
 
 #: Options every engine algorithm accepts on top of the options of its NumPy counterpart.
 ENGINE_OPTIONS = {"seeds": 1, "device": "cpu", "dtype": "float64", "draws": None, "oracle": None,
@@ -354,6 +356,39 @@ CHECK_EVERY = 64
 CPU_CHECK_EVERY = 32
 
 
+class Recheck(Exception):
+    """A one-reduction watch saw a non-finite sum: the run is repeated with exact watches
+    (:func:`fast_watch`), which name the first non-finite quantity or find that a finite sum
+    overflowed."""
+
+
+_FAST = contextvars.ContextVar("eftheory_fast_watch", default=False)
+
+
+@contextlib.contextmanager
+def fast_watch():
+    """Within the block, engine runs on built-in oracles watch each quantity with one reduction
+    (a sum per run) instead of two; a non-finite sum raises :class:`Recheck`, and
+    :func:`exact_on_recheck` repeats the run with the exact two-reduction watch."""
+    token = _FAST.set(True)
+    try:
+        yield
+    finally:
+        _FAST.reset(token)
+
+
+def exact_on_recheck(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` under :func:`fast_watch`; on :class:`Recheck` the same call again with
+    exact watches. Engine runs are deterministic functions of their arguments (counter-based
+    streams), so the repeat computes the same numbers and locates the first non-finite
+    quantity exactly -- or, when only a sum of finite values overflowed, finishes the run."""
+    try:
+        with fast_watch():
+            return fn(*args, **kwargs)
+    except Recheck:
+        return fn(*args, **kwargs)
+
+
 class FiniteWatch:
     """Finds the first non-finite quantity of a batched run without a host sync per step.
 
@@ -365,15 +400,23 @@ class FiniteWatch:
     :class:`eftheory.validation.NonFiniteError` with that step, quantity, run and seed. The
     location is exact whatever ``every`` is (the flags of every step are kept until read); a run
     only computes up to ``every - 1`` further steps on non-finite values before it stops.
+
+    Under :func:`fast_watch` (what :func:`algorithms.run` uses) and a built-in oracle, a quantity
+    costs one reduction, its sum per run: the sum is finite whenever every entry is, and
+    non-finite whenever one is (NaN propagates, +inf and -inf give NaN), but a sum of finite
+    entries can also overflow. A non-finite sum therefore raises :class:`Recheck`, and the run is
+    repeated with the exact watch above (:func:`exact_on_recheck`).
     """
 
     def __init__(self, env: "Env", iters: int, every: int | None = None):
         self.env, self.iters = env, int(iters)
+        builtin = getattr(getattr(env, "oracle", None), "builtin", True)
         if every is None:
             every = CPU_CHECK_EVERY if env.device.type == "cpu" else CHECK_EVERY
-            if not getattr(getattr(env, "oracle", None), "builtin", True):
+            if not builtin:
                 every = 1
         self.every = int(every)
+        self.fast = bool(_FAST.get()) and builtin
         self._names: list[str] = []
         self._ok: list[torch.Tensor] = []              # (S,) True where finite, this step
         self._window: list = []                          # (step, names, (2Q, S) max and min)
@@ -382,11 +425,15 @@ class FiniteWatch:
     def __call__(self, quantity: str, t: torch.Tensor, k: int) -> None:
         if not t.is_floating_point():
             return                                     # integer tensors are finite
-        # two reductions, no temporary: max_j t_j and min_j t_j per run are both finite exactly
-        # when every t_j is (both propagate NaN; +inf is the maximum, -inf the minimum)
         dims = self._dims.get(t.dim())
         if dims is None:
             dims = self._dims[t.dim()] = tuple(range(1, t.dim()))
+        if self.fast:
+            self._names.append(quantity)
+            self._ok.append(t.sum(dim=dims) if dims else t)
+            return
+        # two reductions, no temporary: max_j t_j and min_j t_j per run are both finite exactly
+        # when every t_j is (both propagate NaN; +inf is the maximum, -inf the minimum)
         self._names += (quantity, quantity)
         if dims:
             self._ok += (t.amax(dim=dims), t.amin(dim=dims))
@@ -408,6 +455,8 @@ class FiniteWatch:
         every = window[0][2] if len(window) == 1 else torch.cat([w[2] for w in window])
         if bool(torch.isfinite(every).all()):                             # the one host read
             return
+        if self.fast:
+            raise Recheck()
         for k, names, m in window:
             bad = ~torch.isfinite(m)
             if bool(bad.any()):
