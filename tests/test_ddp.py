@@ -12,7 +12,7 @@ import torch
 
 from algorithms.torch import optim
 from algorithms.torch.distributed import _free_port, available
-from eftheory.compressors import ScaledSign, TopK
+from eftheory.compressors import Blockwise, Compressor, ScaledSign, TopK
 
 OK, WHY = available("gloo")
 pytestmark = pytest.mark.skipif(not OK, reason=WHY or "gloo unavailable")
@@ -134,3 +134,38 @@ def test_methods_a_hook_cannot_run_are_refused():
 
     assert "ef21-mvr-norm" not in SUPPORTED and "ef21-hm-norm" not in SUPPORTED
     assert {"ef21-norm", "ef", "saef", "mvsm-v1"} <= set(SUPPORTED)
+
+
+class _Halves(Compressor):
+    """No payload format: counts d bits per message but would travel dense (32 d)."""
+
+    name = "halves"
+
+    def _torch(self, v, u):
+        return v / 2
+
+    def _apply(self, v, u):
+        return v / 2
+
+    def alpha(self, d):
+        return 0.75
+
+    def bits(self, d, convention="values"):
+        return float(d)
+
+
+def test_a_hook_refuses_a_compressor_without_payload_format():
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    from algorithms.torch.ddp import CompressedHook
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{_free_port()}", rank=0, world_size=1)
+    try:
+        ddp = DDP(make_model())
+        with pytest.raises(ValueError, match="compressor must have a payload format") as err:
+            CompressedHook("ef21-norm", ddp, _Halves(), stepsize=0.1)
+        assert "\n" not in str(err.value)
+        CompressedHook("ef21-norm", ddp, Blockwise(TopK(1), [12, 9]), stepsize=0.1)    # blocks of layers travel
+    finally:
+        dist.destroy_process_group()

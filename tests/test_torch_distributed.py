@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import algorithms
-from eftheory.compressors import RandK, ScaledSign, TopK
+from eftheory.compressors import Blockwise, Compressor, Identity, RandK, ScaledSign, TopK
 
 dist_mod = pytest.importorskip("torch.distributed")
 from algorithms.torch.distributed import (DistributedError, NAMES, available, make_job,  # noqa: E402
@@ -102,7 +102,11 @@ CASES = [
     ("ef21-mvr", "ef21-mvr", TopK(2), 2, {"stepsize": 0.3, "momentum": MOM, "bits": "values+indices"}),
     ("econtrol", "econtrol", TopK(2), 2, {"stepsize": 0.3, "econtrol_eta": 0.2}),
     ("econtrol-scaled-sign", "econtrol", ScaledSign(), 2, {"stepsize": 0.3, "econtrol_step_uses": "h_prev"}),
+    ("ef21-norm-blockwise", "ef21-norm", Blockwise(TopK(1), [3, 3]), None,
+     {"stepsize": GAMMA, "bits": "values+indices"}),
+    ("ef21-identity", "ef21", Identity(), None, {"stepsize": 0.3}),
     ("ef", "ef", TopK(2), 2, {"stepsize": 0.2, "mu": 0.5}),
+    ("ef-blockwise-mixed", "ef", Blockwise([RandK(1), ScaledSign()], [2, 4]), 2, {"stepsize": 0.2}),
     ("ef-randk-averaging", "ef", RandK(3), 2, {"stepsize": 0.2, "mu": 0.5, "error_averaging": True, "p": 2}),
     ("ef-scaled-sign", "ef", ScaledSign(), 2, {"stepsize": 0.2}),
     ("saef", "saef", TopK(2), 2, {"stepsize": 0.2, "mu": 0.5, "p": 3}),
@@ -124,7 +128,7 @@ def _jobs(cases, n):
                      world_size=n, record_draws=True, **kw) for _, name, C, batch, kw in cases]
 
 
-def _check(case, got, n):
+def _check(case, got, n, sends=True):
     _, name, C, batch, kw = case
     problem = LogisticProblem(n, batch=batch)
     ref = algorithms.run(name, problem, C, X0, ITERS, seed=0, backend="torch", draws=got.draws(),
@@ -133,15 +137,17 @@ def _check(case, got, n):
     xs = xs[0] if xs.ndim == 3 else xs
     np.testing.assert_allclose(got.x, xs, rtol=0, atol=1e-12, err_msg=case[0])
     assert np.abs(got.x[-1] - got.x[0]).max() > 1e-2, case[0]            # the run moved (as in the base)
+    _check_bits(case, got, ref)
+    assert (got.bytes_up > 0).all() if sends else (got.bytes_up == 0).all()
+
+
+def _check_bits(case, got, ref):
+    """The bits counted from the tensors sent equal the single-process Result's, every method."""
     up = np.asarray(ref.bits_up).reshape(-1)[:ITERS]
     down = np.asarray(ref.bits_down).reshape(-1)[:ITERS]
-    if algorithms.cards.card(name).centralized:     # one node in the papers (0 bits); dense all-reduce here
-        np.testing.assert_array_equal(got.bits_up, 32.0 * D)
-    else:
-        np.testing.assert_array_equal(got.bits_up, up, err_msg=case[0])
-        np.testing.assert_array_equal(got.bits_down, down, err_msg=case[0])
-        assert got.init_bits_up == ref.init_bits_up, case[0]
-    assert (got.bytes_up > 0).all()
+    np.testing.assert_array_equal(got.bits_up, up, err_msg=case[0])
+    np.testing.assert_array_equal(got.bits_down, down, err_msg=case[0])
+    assert got.init_bits_up == float(np.asarray(ref.init_bits_up).reshape(-1)[0]), case[0]
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +174,68 @@ def test_payloads_are_compressed_on_the_wire(two_rank_runs):
     assert by_id["mvsm-v1"].control_bits_up[1] == 8          # the zero flag
     # scaled sign: 1 byte of signs + one float64 scale
     assert by_id["ef-scaled-sign"].bytes_up[1] == 1 + 8
+
+
+def test_bits_equal_the_single_process_result_for_every_method(two_rank_runs):
+    """Every registered method (the centralized sign methods included: 32 d up, 0 down)."""
+    seen = set()
+    for case, got in zip(CASES, two_rank_runs):
+        _, name, C, batch, kw = case
+        ref = algorithms.run(name, LogisticProblem(2, batch=batch), C, X0, ITERS, seed=3, **kw)
+        _check_bits(case, got, ref)
+        seen.add(name)
+    assert seen == set(algorithms.names())
+    central = {c[0]: r for c, r in zip(CASES, two_rank_runs) if algorithms.cards.card(c[1]).centralized}
+    assert central and all((r.bits_up == 32.0 * D).all() and (r.bits_down == 0).all() for r in central.values())
+
+
+def test_blockwise_travels_block_by_block(two_rank_runs):
+    by_id = {c[0]: r for c, r in zip(CASES, two_rank_runs)}
+    # Top-1 of two blocks of 3 in float64: per block 1 int32 index + 1 float64 value
+    assert by_id["ef21-norm-blockwise"].bytes_up[1] == 2 * (4 + 8)
+    # Rand-1 of 2 (index + value) and a scaled sign of 4 (1 byte of signs + one float64 scale)
+    assert by_id["ef-blockwise-mixed"].bytes_up[1] == (4 + 8) + (1 + 8)
+    assert by_id["ef-blockwise-mixed"].bits_up[1] == 32 + (4 + 32)
+
+
+class _Halves(Compressor):
+    """A compressor without a payload format: it counts d bits but would travel dense."""
+
+    name = "halves"
+
+    def _torch(self, v, u):
+        return v / 2
+
+    def _apply(self, v, u):
+        return v / 2
+
+    def alpha(self, d):
+        return 0.75
+
+    def bits(self, d, convention="values"):
+        return float(d)
+
+
+@pytest.mark.parametrize("C", [_Halves(), Blockwise([TopK(1), _Halves()], [3, 3])], ids=["plain", "in-a-block"])
+def test_a_compressor_without_payload_format_is_refused(C):
+    with pytest.raises(ValueError, match="compressor must have a payload format") as err:
+        make_job("ef21-norm", functools.partial(LogisticProblem, 2), C, X0, 3, stepsize=0.1, world_size=2)
+    assert "\n" not in str(err.value) and "_Halves" in str(err.value) and "TopK" in str(err.value)
+
+
+@pytest.fixture(scope="module")
+def one_rank_runs():
+    cases = [c for c in CASES if c[0] in ("signsgd", "smm", "ef21-norm")]
+    return cases, spawn(_jobs(cases, 1), 1, timeout_s=60)
+
+
+def test_one_client_centralized_sends_nothing(one_rank_runs):
+    """With one client the centralized methods' client is their node: 0 bits, as Result counts."""
+    for case, got in zip(*one_rank_runs):
+        centralized = algorithms.cards.card(case[1]).centralized
+        _check(case, got, 1, sends=not centralized)
+        if centralized:
+            assert (got.bits_up == 0).all() and (got.bits_down == 0).all()
 
 
 THREE = [c for c in CASES if c[0] in ("ef21-norm-randk-compressed", "econtrol", "saef", "mvsm-v2", "mv-signsgd")]

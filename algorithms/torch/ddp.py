@@ -52,6 +52,7 @@ import torch
 from eftheory.schedules import as_schedule
 from eftheory.validation import check_int
 
+from ..cards import CARDS
 from ..cards import card as _card
 
 __all__ = ["CompressedHook", "SUPPORTED"]
@@ -59,9 +60,8 @@ __all__ = ["CompressedHook", "SUPPORTED"]
 _EF21_OK = ("exact", "sgd", "polyak", "econtrol")
 
 #: the names a hook runs
-SUPPORTED = tuple(sorted(
-    ["ef21", "ef21-norm", "ef21-sgd", "ef21-sgdm", "ef21-sgdm-norm", "econtrol", "ef", "saef",
-     "signsgd", "signum", "smm", "mv-signsgd", "mv-signum", "sto-signsgd", "mvsm-v1", "mvsm-v2"]))
+#: (from the cards: every method whose client estimator needs only the gradient backward() gave)
+SUPPORTED = tuple(sorted(name for name, c in CARDS.items() if c.family != "ef21" or c.estimator in _EF21_OK))
 
 
 class CompressedHook:
@@ -82,7 +82,7 @@ class CompressedHook:
                  process_group=None, **options):
         import torch.distributed as dist
 
-        from .distributed import _seed_int, _SERVER_STREAM, check_method_args
+        from .distributed import _seed_int, _SERVER_STREAM, check_method_args, check_wire
         from .optim import _steps
 
         if name not in SUPPORTED:
@@ -114,6 +114,7 @@ class CompressedHook:
         self.d = start
         if compressor is not None and hasattr(compressor, "validate"):
             compressor.validate(self.d)
+        check_wire(compressor, self.d, self.options.get("bits", "values"))
         self.gen = torch.Generator(device=self.device).manual_seed(_seed_int(seed, self.rank, 1))
         self.server_gen = torch.Generator(device=self.device).manual_seed(_seed_int(seed, _SERVER_STREAM))
         self.conv = _steps.sign_checks(card, self.options) if card.family == "sign" else None
@@ -155,7 +156,7 @@ class CompressedHook:
         server = steps.ClientEnv(1, self.d, device=self.device, dtype=self.dtype, grad=lambda pts, xi: G,
                                  generator=self.server_gen)
         agg = WireAggregate(self.dist, self.rank, self.n, self.d, self.device, self.dtype,
-                            self.options.get("bits", "values"))
+                            self.options.get("bits", "values"), one_node=card.centralized)
         env.k = server.k = agg.k = k
         zero = torch.zeros((1, self.d), device=self.device, dtype=self.dtype)
         gamma = self.stepsize(k)

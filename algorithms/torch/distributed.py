@@ -27,16 +27,33 @@ Rand-K                      (+ the compressor's index bits with ``bits="values+i
 sign / stochastic sign      the signs packed 8 per byte (``uint8``); the vote is counted from the
                             packed bits (per coordinate, set bits over ranks); bits = d
 scaled sign                 packed signs + one scale; bits = d + 32
-anything else, dense        the full vector; bits = 32 d
+Blockwise(C, sizes)         block by block, each block in its compressor's format; bits = the
+                            sum over blocks (``Blockwise.bits``)
+a dense vector              the full vector through ``all_reduce``; bits = 32 d: the centralized
+                            sign methods' gradients, the error averaging of EF / SAEF, EF21's
+                            ``init="gradient"``, ``Identity()``
 ==========================  ==============================================================
+
+These are the ``Result.bits_*`` of the single-process run, for every registered method (the
+tests assert equality for each). A compressor without a payload format would travel dense and
+cost more than it counts, so :func:`make_job` (and the DDP hook) refuse it with a one-line
+ValueError naming the compressors allowed (:func:`check_wire`; only a compressor whose own
+``bits(d)`` is the dense 32 d, like ``Identity()``, may travel dense).
 
 Values travel in the run's dtype (float64 in the parity tests) and are counted as 32-bit floats,
 the papers' convention; ``bytes_up`` / ``bytes_down`` report the bytes actually sent. A sign
 message that can hold exact zeros (``sign_zero=0``, scaled sign, a tied vote) costs one control
 byte per step (all ranks agree whether a zero mask follows) and, only when some entry is 0, a
-second packed bitmap; these are counted in ``control_bits_*``, not in ``bits_*``. The
-centralized sign methods (signSGD, Signum, SMM: one node in the papers, 0 bits) all-reduce dense
-gradients here; their ``bits_up`` is that dense count (32 d).
+second packed bitmap. The papers (and ``Result.bits_*``) count 1 bit per sign whatever its
+value, so these are counted apart, in ``control_bits_*``, not in ``bits_*``: the honest wire
+cost of a ternary message is ``bits_* + control_bits_*``.
+
+The centralized sign methods (signSGD, Signum, SMM: one node in [003]) need the mean of the
+clients' gradients at their one node: each client's dense gradient goes up through an
+``all_reduce`` (32 d bits per client and step), every rank takes the same sign step on the
+mean, and nothing else is broadcast (0 down). ``Result.bits_*`` of the single-process run count
+the same (32 d up for n > 1, 0 down); with a single client the client is the node and nothing
+is sent (0 / 0, no collective).
 
 Randomness: client i draws its minibatches from ``numpy.random.default_rng([seed, i])`` and its
 uniforms (random compressor, RHM's :math:`q_i`, stochastic signs) from a ``torch.Generator``
@@ -89,7 +106,8 @@ from eftheory.validation import check_choice, check_int, check_vector
 
 from ..cards import CARDS, card as _card
 
-__all__ = ["run_distributed", "spawn", "Job", "DistributedResult", "DistributedError", "NAMES", "available"]
+__all__ = ["run_distributed", "spawn", "Job", "DistributedResult", "DistributedError", "NAMES", "available",
+           "check_wire", "WIRE_FORMATS"]
 
 #: every registered name runs distributed (the cards)
 NAMES = tuple(sorted(CARDS))
@@ -180,6 +198,7 @@ def make_job(name, problem_factory, compressor, x0, iters, *, stepsize, momentum
     check_method_args(card, compressor, momentum)
     if compressor is not None and hasattr(compressor, "validate"):
         compressor.validate(d)
+    check_wire(compressor, d, opts.get("bits", "values"))
     if card.momentum == "none":
         moms = None
     elif momentum is None:
@@ -203,7 +222,8 @@ class DistributedResult:
     """Rank 0's view of a run: iterates and what went over the wire, per iteration.
 
     x : (K+1, d); bits_up / bits_down : (K,) payload bits one client sent / received from the
-    server (the convention of ``Result.bits_*``); init_bits_up : bits of the round-0 message;
+    server, counted from the tensors sent (they equal ``Result.bits_*`` of the single-process
+    run); init_bits_up : bits of the round-0 message;
     control_bits_up / control_bits_down : (K,) the zero-flag bytes and masks of sign messages;
     bytes_up / bytes_down : (K,) bytes of the tensors rank 0 put on the wire (uplink: its own
     payload, ``bytes_up[0]`` including the round-0 message; downlink: the broadcast); seconds : (K,) wall time per iteration on rank 0;
@@ -259,7 +279,7 @@ def _count(packed: torch.Tensor, d: int) -> torch.Tensor:
 
 
 def _kind(compressor) -> str:
-    from eftheory.compressors import RandK, ScaledRandK, ScaledSign, Sign, TopK, UnbiasedSign
+    from eftheory.compressors import Blockwise, RandK, ScaledRandK, ScaledSign, Sign, TopK, UnbiasedSign
 
     t = type(compressor)
     if t in (TopK, RandK, ScaledRandK):
@@ -268,7 +288,36 @@ def _kind(compressor) -> str:
         return "scaled_sign"
     if t in (Sign, UnbiasedSign):
         return "sign"
+    if t is Blockwise:
+        return "blockwise"
     return "dense"
+
+
+#: the compressors with a payload format (a Blockwise of them travels block by block)
+WIRE_FORMATS = ("TopK", "RandK", "ScaledRandK", "ScaledSign", "Sign", "UnbiasedSign", "Blockwise")
+
+
+def check_wire(compressor, d: int, convention: str = "values") -> None:
+    """Refuse a compressor whose messages would travel as more bits than ``Result.bits_*`` count.
+
+    A compressor without a payload format travels dense (32 bits per value); that is honest only
+    when its own ``bits(d)`` is that dense count (``Identity()``). Anything else -- a compressed
+    map with no payload format here -- is a one-line ValueError naming the allowed compressors.
+    """
+    if compressor is None:
+        return
+    kind = _kind(compressor)
+    if kind == "blockwise":
+        for block, size in zip(compressor.compressors, compressor.sizes):
+            check_wire(block, int(size), convention)
+        return
+    if kind != "dense":
+        return
+    counted = float(compressor.bits(d, convention))
+    if counted != 32.0 * d:
+        raise ValueError(f"compressor must have a payload format on the wire ({', '.join(WIRE_FORMATS)}, or one "
+                         f"whose bits(d) is the dense 32 d, e.g. Identity()); got {compressor!r}, which would "
+                         f"travel dense ({32 * d} bits for d={d}) while its messages count {counted:g} bits")
 
 
 class _Meter:
@@ -291,10 +340,13 @@ class _Meter:
 class WireAggregate:
     """Exchanges the clients' messages as compressed payloads and rebuilds the engine's tensors."""
 
-    def __init__(self, dist, rank: int, n: int, d: int, device, dtype, bits_convention: str = "values"):
+    def __init__(self, dist, rank: int, n: int, d: int, device, dtype, bits_convention: str = "values",
+                 one_node: bool = False):
         self.dist, self.rank, self.n, self.d = dist, rank, n, d
         self.device, self.dtype = device, dtype
         self.convention = bits_convention
+        # a centralized sign method on one client: that client is the node, nothing is sent
+        self.one_node = bool(one_node) and n == 1
         self.meter = _Meter()
         self.k = 0
 
@@ -326,6 +378,8 @@ class WireAggregate:
     def mean(self, t):
         """(1, d) mean over all clients of their dense (1, 1, d) tensors (32 d bits each)."""
         own = t.reshape(-1)
+        if self.one_node:
+            return own.clone().reshape(1, self.d)
         total = own.clone()
         self._call(self.dist.all_reduce, total, op=self.dist.ReduceOp.SUM)
         self.meter.add("up", 32.0 * self.d, [own])
@@ -336,8 +390,19 @@ class WireAggregate:
 
     def message_sum(self, c, idx=None, vals=None, compressor=None):
         """(1, 1, d) sum of every client's message, from the compressed payloads."""
+        return self._payload_sum(c.reshape(-1), compressor, idx, vals).reshape(1, 1, self.d)
+
+    def _payload_sum(self, c, compressor, idx=None, vals=None):
+        """(m,) sum over all ranks of the flat messages ``c`` (m,) of ``compressor``, exchanged as its
+        payload (a Blockwise block by block); meters the uplink."""
+        m = c.numel()
         kind = _kind(compressor)
-        c = c.reshape(1, self.d)
+        if kind == "blockwise":
+            parts, start = [], 0
+            for block, size in zip(compressor.compressors, compressor.sizes):
+                parts.append(self._payload_sum(c[start:start + size], block))
+                start += size
+            return torch.cat(parts)
         if kind == "sparse":
             k = compressor.k
             if idx is None:           # the slow selection path: the kept entries are c's nonzeros
@@ -347,26 +412,28 @@ class WireAggregate:
             vals = vals.reshape(-1).to(self.dtype)
             I = self._gather(idx32).to(torch.int64)            # (n, k)
             V = self._gather(vals)                             # (n, k)
-            bits = 32.0 * k + (compressor._index_bits(self.d) if self.convention == "values+indices" else 0)
-            self.meter.add("up", bits, [idx32, vals])
-            out = torch.zeros(self.d, device=self.device, dtype=self.dtype)
+            self.meter.add("up", self._sparse_bits(compressor, m), [idx32, vals])
+            out = torch.zeros(m, device=self.device, dtype=self.dtype)
             for j in range(self.n):                            # rank order; no index twice per call
                 out.index_add_(0, I[j], V[j])
-            return out.reshape(1, 1, self.d)
+            return out
         if kind in ("sign", "scaled_sign"):
-            P, Z, S = self._sign_gather(c[0], scaled=kind == "scaled_sign")
-            out = torch.zeros(self.d, device=self.device, dtype=self.dtype)
+            P, Z, S = self._sign_gather(c, scaled=kind == "scaled_sign")
+            out = torch.zeros(m, device=self.device, dtype=self.dtype)
             for j in range(self.n):
-                m = torch.where(_unpack(P[j], self.d), 1.0, -1.0).to(self.dtype)
+                msg = torch.where(_unpack(P[j], m), 1.0, -1.0).to(self.dtype)
                 if Z is not None:
-                    m = m * _unpack(Z[j], self.d).to(self.dtype)
-                out.add_(m * S[j] if S is not None else m)
-            return out.reshape(1, 1, self.d)
-        own = c.reshape(-1)
+                    msg = msg * _unpack(Z[j], m).to(self.dtype)
+                out.add_(msg * S[j] if S is not None else msg)
+            return out
+        own = c.contiguous()
         total = own.clone()
         self._call(self.dist.all_reduce, total, op=self.dist.ReduceOp.SUM)
-        self.meter.add("up", 32.0 * self.d, [own])
-        return total.reshape(1, 1, self.d)
+        self.meter.add("up", 32.0 * m, [own])
+        return total
+
+    def _sparse_bits(self, compressor, m: int) -> float:
+        return 32.0 * compressor.k + (compressor._index_bits(m) if self.convention == "values+indices" else 0)
 
     def vote(self, msgs):
         """(1, d) sum of the sign messages, counted from the packed bits of every rank."""
@@ -377,7 +444,7 @@ class WireAggregate:
 
     def _sign_gather(self, m: torch.Tensor, *, scaled: bool):
         """Packed signs (n, B), the packed nonzero masks (n, B) or None, the scales (n,) or None."""
-        d = self.d
+        d = m.numel()
         pos = _pack(m > 0)
         has_zeros = self._any(bool((m == 0).any()))
         P = self._gather(pos)
@@ -399,40 +466,50 @@ class WireAggregate:
     # -- downlink: rank 0 broadcasts the server's message, every rank checks its replica ------
     def downlink(self, t, compressor=None, signs: bool = False):
         own = t.reshape(-1)
-        if signs or _kind(compressor) in ("sign", "scaled_sign"):
-            scaled = (not signs) and _kind(compressor) == "scaled_sign"
-            pos = self._bcast(_pack(own > 0))
-            has_zeros = bool(self._bcast(torch.tensor([int(bool((own == 0).any()))], dtype=torch.int32,
-                                                      device=self.device)).item())
-            got = torch.where(_unpack(pos, self.d), 1.0, -1.0).to(self.dtype)
-            sent, control, bits = [pos], 32.0, float(self.d)
-            if has_zeros:
-                nz = self._bcast(_pack(own != 0))
-                got = got * _unpack(nz, self.d).to(self.dtype)
-                sent.append(nz)
-                control += self.d
-            if scaled:
-                scale = self._bcast(own.abs().max().reshape(1))
-                got = got * scale
-                sent.append(scale)
-                bits += 32.0
-        elif _kind(compressor) == "sparse":
-            k = compressor.k
-            idx = torch.argsort((own == 0).to(torch.int8), stable=True)[:k]
-            vals = own[idx]
-            idx32 = self._bcast(idx.to(torch.int32))
-            vals = self._bcast(vals)
-            got = torch.zeros_like(own).scatter_(0, idx32.to(torch.int64), vals)
-            sent, control = [idx32, vals], 0.0
-            bits = 32.0 * k + (compressor._index_bits(self.d) if self.convention == "values+indices" else 0)
-        else:
-            got = self._bcast(own)
-            sent, control, bits = [own], 0.0, 32.0 * self.d
-        self.meter.add("down", bits, sent, control=control)
+        got = self._payload_bcast(own, "sign" if signs else _kind(compressor), compressor)
         if not torch.equal(got, own):
             raise RuntimeError(f"rank {self.rank} diverged from rank 0 at iteration {self.k}: the server's "
                                f"replicas differ by {float((got - own).abs().max()):g}")
         return t
+
+    def _payload_bcast(self, own, kind: str, compressor):
+        """Rank 0's flat message ``own`` (m,) of ``compressor`` as every rank receives it from the
+        broadcast of its payload (a Blockwise block by block); meters the downlink."""
+        m = own.numel()
+        if kind == "blockwise":
+            parts, start = [], 0
+            for block, size in zip(compressor.compressors, compressor.sizes):
+                parts.append(self._payload_bcast(own[start:start + size], _kind(block), block))
+                start += size
+            return torch.cat(parts)
+        if kind in ("sign", "scaled_sign"):
+            pos = self._bcast(_pack(own > 0))
+            has_zeros = bool(self._bcast(torch.tensor([int(bool((own == 0).any()))], dtype=torch.int32,
+                                                      device=self.device)).item())
+            got = torch.where(_unpack(pos, m), 1.0, -1.0).to(self.dtype)
+            sent, control, bits = [pos], 32.0, float(m)
+            if has_zeros:
+                nz = self._bcast(_pack(own != 0))
+                got = got * _unpack(nz, m).to(self.dtype)
+                sent.append(nz)
+                control += m
+            if kind == "scaled_sign":
+                scale = self._bcast(own.abs().max().reshape(1))
+                got = got * scale
+                sent.append(scale)
+                bits += 32.0
+        elif kind == "sparse":
+            k = compressor.k
+            idx = torch.argsort((own == 0).to(torch.int8), stable=True)[:k]
+            idx32 = self._bcast(idx.to(torch.int32))
+            vals = self._bcast(own[idx])
+            got = torch.zeros_like(own).scatter_(0, idx32.to(torch.int64), vals)
+            sent, control, bits = [idx32, vals], 0.0, self._sparse_bits(compressor, m)
+        else:
+            got = self._bcast(own)
+            sent, control, bits = [own], 0.0, 32.0 * m
+        self.meter.add("down", bits, sent, control=control)
+        return got
 
 
 # ---------------------------------------------------------------------------------- one rank
@@ -528,7 +605,7 @@ def _run_job(job: Job, j: int, rank: int, world: int, device, dist, progress: _P
                            hvp=hvp if hasattr(problem, "hvp_i") else None, sample=sample, generator=gen,
                            log=client_log)
     server = _steps.ClientEnv(1, d, device=device, dtype=dtype, grad=grad, generator=server_gen, log=server_log)
-    agg = WireAggregate(dist, rank, world, d, device, dtype, opts.get("bits", "values"))
+    agg = WireAggregate(dist, rank, world, d, device, dtype, opts.get("bits", "values"), one_node=card.centralized)
     K = job.iters
     acc = {key: np.zeros(K) for key in ("bits_up", "bits_down", "control_up", "control_down", "bytes_up",
                                         "bytes_down", "seconds")}
