@@ -50,7 +50,7 @@ def _worker(rank, n, port, dims, reps, skip, out):
     import torch.distributed as dist
 
     from algorithms.torch._kernels import compress_sparse
-    from algorithms.torch.distributed import WireAggregate, _pack
+    from algorithms.torch.distributed import WireAggregate
     from eftheory.compressors import TopK
 
     os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
@@ -72,14 +72,16 @@ def _worker(rank, n, port, dims, reps, skip, out):
             dist.all_reduce(t)
             return 4 * d
 
-        def topk():
+        def topk():                                     # payload: the bytes the runner meters
+            agg.meter.reset()
             c, idx, vals = compress_sparse(C, v.unsqueeze(0))
             agg.message_sum(c, idx, vals, C)
-            return C.k * (4 + 4)
+            return agg.meter.bytes["up"]
 
-        def sign():
+        def sign():                                     # + the zero flag (one control byte)
+            agg.meter.reset()
             agg.vote(torch.sign(v))
-            return _pack(v > 0).numel() + 1
+            return agg.meter.bytes["up"] + 1
 
         for name, fn in zip(METHODS, (dense, topk, sign)):
             fn()                                         # warm-up
