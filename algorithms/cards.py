@@ -9,6 +9,14 @@ needs, the bit convention and the paper (seed id and Algorithm box). The update 
 themselves live in the engine (:mod:`algorithms.torch.ef21_family`, :mod:`.local_ef`,
 :mod:`.sign`) and, independently, in the NumPy reference; a card holds no update code.
 
+The card is the one declaration of a method's metadata: ``@register(name)``
+(:func:`algorithms.registry.spec_meta`) takes the needs, the options and their defaults, the
+momentum and compressor arguments, the paper and the summary from it, on both backends (the
+engine only adds its own options, ``seeds``, ``device``, ...; a registration that restates a
+card field with another value is refused), and the implementations fill their options from
+:meth:`MethodCard.fill`. Changing a default here changes the NumPy reference, the engine, the
+optimizers, the distributed runner and the DDP hooks alike (``tests/test_cards.py`` checks it).
+
 One option vocabulary
 ---------------------
 Every path spells a method's parameters as ``algorithms.run`` does:
@@ -188,6 +196,8 @@ _SIGN_NEEDS = ("sample", "grad_i", "f")
 #: server) needs every client's dense gradient, so each client sends 32 d bits (float32, as
 #: EF21's ``init="gradient"`` message and Identity()) and the server's sign step is taken on
 #: the mean that every client receives from the reduction: nothing else is broadcast (0 down).
+_VOTE_BITS = ("d bits up and down per node (1 bit per sign, the papers' count; where a message holds "
+              "exact zeros the distributed runner also sends a zero flag and mask: its control_bits)")
 _CENTRAL_BITS = ("uplink: 32 d per client and step (its dense gradient) when n > 1, 0 with one client; "
                  "downlink 0 (the sign step is taken on the reduced mean, nothing else is broadcast)")
 
@@ -206,7 +216,7 @@ def _sign(name, estimator, uplink, downlink, momentum, options, summary, box, bo
     return MethodCard(name=name, family="sign", estimator=estimator, options=options,
                       allowed={k: _SIGN_ALLOWED[k] for k in options}, momentum=momentum,
                       server_step="x - eta_t s_t", compressor="none", needs=_SIGN_NEEDS,
-                      bits=_CENTRAL_BITS if uplink == "none" else "d bits up and down per node",
+                      bits=_CENTRAL_BITS if uplink == "none" else _VOTE_BITS,
                       uplink=uplink, downlink=downlink, bound=bound, paper="003", box=box,
                       summary=summary)
 
