@@ -12,7 +12,7 @@ import os
 import numpy as np
 
 from eftheory.problems.base import require
-from eftheory.schedules import as_schedule
+from eftheory.schedules import PerRun, as_schedule
 from eftheory.validation import NonFiniteError, check_choice, check_int, check_vector
 
 from .registry import BACKENDS, AlgorithmSpec, Streams, get, names, register, specs
@@ -186,7 +186,18 @@ def run(name: str, problem, compressor, x0, iters: int, *, stepsize, momentum=No
         from eftheory.compressors import CONVENTIONS
 
         check_choice("bits", opts["bits"], CONVENTIONS)
-    step = as_schedule(stepsize, name="stepsize")
+    per_run = [v for v in (stepsize, momentum) if isinstance(v, PerRun)]
+    if per_run:
+        runs = options.get("seeds")
+        if backend != "torch" or not isinstance(runs, (list, tuple)):
+            raise ValueError("a PerRun schedule needs backend='torch' and seeds=[...] listing one seed per run; "
+                             f"got backend={backend!r}, seeds={runs!r}")
+        for v in per_run:
+            if v.runs != len(runs):
+                raise ValueError(f"a PerRun schedule must cover every run: its counts sum to {v.runs}, seeds lists "
+                                 f"{len(runs)} runs")
+    step = (stepsize.checked(name="stepsize") if isinstance(stepsize, PerRun)
+            else as_schedule(stepsize, name="stepsize"))
     if spec.momentum == "none":
         if momentum is not None:
             raise ValueError(f"momentum must be None for {name!r} (it has no momentum parameter); got {momentum!r}")
@@ -196,7 +207,8 @@ def run(name: str, problem, compressor, x0, iters: int, *, stepsize, momentum=No
             raise ValueError(f"momentum must be given for {name!r}: a float or schedule in (0, 1]")
         mom = None
     else:
-        mom = as_schedule(momentum, name="momentum", high=1.0)
+        mom = (momentum.checked(name="momentum", high=1.0) if isinstance(momentum, PerRun)
+               else as_schedule(momentum, name="momentum", high=1.0))
     need = memory_estimate(spec, n, d, iters, policy, opts)
     avail = _available_bytes(opts.get("device"))
     if need > avail:

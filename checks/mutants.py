@@ -272,7 +272,7 @@ def _igt_extrapolation():
     fam = _t_family()
 
     def t_update(c):
-        G = c.G if c.k == 0 else c.env.grad(c.x + (1.0 - c.eta) * (c.x - c.x_prev), c.xi, out="grad")
+        G = c.G if c.k == 0 else c.env.grad(c.x + fam.per_point(1.0 - c.eta) * (c.x - c.x_prev), c.xi, out="grad")
         return fam._momentum(c.v, G, c.eta, c.tmp)
 
     return _estimator("IGT", update, "igt", t_update)

@@ -25,7 +25,7 @@ import numpy as np
 from .validation import check_choice, check_int, check_positive, check_real
 
 __all__ = ["Schedule", "constant", "horizon", "polynomial", "as_schedule", "BASES", "Constant", "Polynomial",
-           "Checked"]
+           "Checked", "PerRun"]
 
 BASES = ("2/(k+2)", "1/(k+1)")
 
@@ -122,3 +122,43 @@ def as_schedule(value, *, name: str = "stepsize", high: float = math.inf) -> Sch
         v = check_real(name, value, low=0.0, high=high, low_open=True)
         return Schedule(Constant(v), f"{v:g}")
     return Schedule(Checked(fn, name, high), label)
+
+
+@dataclass(frozen=True)
+class PerRun:
+    """Schedules of the runs of one batched engine call: the first ``counts[0]`` runs follow
+    ``schedules[0]``, the next ``counts[1]`` runs ``schedules[1]``, and so on.
+
+    It lets runs that differ only in their schedules (a claim's horizons, its controls) share one
+    engine call (``algorithms.run(..., backend="torch", seeds=[...], stepsize=PerRun(...))``);
+    run s then equals the call of its own schedule and seed alone, bit for bit.
+    """
+
+    schedules: tuple
+    counts: tuple
+
+    def __post_init__(self):
+        scheds, counts = tuple(self.schedules), tuple(self.counts)
+        if not scheds or len(scheds) != len(counts):
+            raise ValueError(f"counts must give one run count per schedule ({len(scheds)} schedules); "
+                             f"got {len(counts)} counts")
+        for c in counts:
+            check_int("counts", c, low=1)
+        object.__setattr__(self, "schedules", scheds)
+        object.__setattr__(self, "counts", tuple(int(c) for c in counts))
+
+    @property
+    def runs(self) -> int:
+        return sum(self.counts)
+
+    @property
+    def label(self) -> str:
+        return "per run: " + "; ".join(f"{c} x {getattr(s, 'label', s)}" for s, c in zip(self.schedules, self.counts))
+
+    def checked(self, *, name: str, high: float = math.inf) -> "PerRun":
+        """The same, each schedule through :func:`as_schedule` (floats become constants)."""
+        return PerRun(tuple(as_schedule(s, name=name, high=high) for s in self.schedules), self.counts)
+
+    def values(self, n: int) -> np.ndarray:
+        """Values at k = 0, ..., n-1 per schedule: shape (len(schedules), n)."""
+        return np.stack([s.values(n) for s in self.schedules])

@@ -137,3 +137,54 @@ def test_seed_range_is_validated():
         algorithms.run("ef21-sgd", p, C, x0, 2, backend="torch", seeds=[], **kw)
     with pytest.raises(ValueError, match="seed must be left at 0"):
         algorithms.run("ef21-sgd", p, C, x0, 2, backend="torch", seed=3, seeds=[1, 2], **kw)
+
+
+EF21_NAMES = [n for n in algorithms.names("torch") if algorithms.get(n, "torch").fn.__module__.endswith("ef21_family")]
+
+
+@pytest.mark.parametrize("name", EF21_NAMES)
+def test_per_run_schedules_equal_the_separate_calls(name):
+    """Runs that differ only in their schedules share one engine call (PerRun): each row is the
+    call of its own schedule and seed alone, bit for bit, and carries its own stepsize/momentum."""
+    from eftheory.schedules import PerRun, polynomial
+
+    p, C, kw = _setup(name)
+    x0 = np.full(5, 0.5)
+    K = 9
+    steps = (0.05, polynomial(0.2, 0.5), 0.01)
+    has_momentum = "momentum" in kw
+    moms = (0.5, polynomial(1.0, 0.5), 0.9)
+    kw = {k: v for k, v in kw.items() if k not in ("stepsize", "momentum")}
+    seeds = [3, 4, 3, 7, 1, 2]
+    counts = (2, 1, 3)
+    batch = algorithms.run(name, p, C, x0, K, backend="torch", seeds=seeds, stepsize=PerRun(steps, counts),
+                           momentum=PerRun(moms, counts) if has_momentum else None, **kw)
+    row = 0
+    for j, c in enumerate(counts):
+        single = algorithms.run(name, p, C, x0, K, backend="torch", seeds=seeds[row:row + c], stepsize=steps[j],
+                                momentum=moms[j] if has_momentum else None, **kw)
+        for s in range(c):
+            for key, a in _fields(batch).items():
+                assert torch.equal(a[row + s], _fields(single)[key][s]), (name, key, j, s)
+            assert torch.equal(batch.stepsize[row + s], single.stepsize[s])
+            if has_momentum:
+                assert torch.equal(batch.momentum[row + s], single.momentum[s])
+        row += c
+
+
+def test_per_run_schedules_are_refused_where_they_cannot_apply():
+    from eftheory.schedules import PerRun
+
+    p, C, kw = _setup("ef21")
+    with pytest.raises(ValueError, match="PerRun schedule needs backend='torch'"):
+        algorithms.run("ef21", p, C, np.zeros(5), 3, stepsize=PerRun((0.1, 0.2), (1, 1)))
+    with pytest.raises(ValueError, match="counts sum to 2"):
+        algorithms.run("ef21", p, C, np.zeros(5), 3, backend="torch", seeds=[0, 1, 2],
+                       stepsize=PerRun((0.1, 0.2), (1, 1)))
+    with pytest.raises(ValueError, match="counts must"):
+        PerRun((0.1, 0.2), (1,))
+    sp, _, skw = _setup("signsgd")
+    skw.pop("stepsize", None)
+    with pytest.raises(ValueError, match="one schedule for all runs"):
+        algorithms.run("signsgd", sp, None, np.zeros(5), 3, backend="torch", seeds=[0, 1],
+                       stepsize=PerRun((0.1, 0.2), (1, 1)), **skw)

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from eftheory.schedules import PerRun
 from eftheory.validation import NonFiniteError, check_choice, check_int
 
 from ..result import Result, current_policy
@@ -39,7 +40,7 @@ from ._random import CounterRandom, run_seeds
 from .problems import batched_oracle, to_xi_batch
 
 __all__ = ["ENGINE_OPTIONS", "Draws", "Env", "Recorder", "FiniteWatch", "resolve_device", "resolve_dtype",
-           "normalize", "schedule_values", "CHECK_EVERY", "Recheck", "fast_watch", "exact_on_recheck"]
+           "normalize", "schedule_values", "RunValues", "CHECK_EVERY", "Recheck", "fast_watch", "exact_on_recheck"]
 
 #: Options every engine algorithm accepts on top of the options of its NumPy counterpart.
 ENGINE_OPTIONS = {"seeds": 1, "device": "cpu", "dtype": "float64", "draws": None, "oracle": None,
@@ -82,7 +83,53 @@ def resolve_dtype(dtype) -> torch.dtype:
 
 def schedule_values(schedule, iters: int) -> np.ndarray:
     """Values of a schedule at k = 0..iters-1 (float64), validated by the schedule itself."""
+    if isinstance(schedule, PerRun):
+        raise ValueError("this method's engine takes one schedule for all runs; got a PerRun schedule (the "
+                         "EF21 family accepts per-run schedules)")
     return np.asarray(schedule.values(iters), dtype=np.float64)
+
+
+class RunValues:
+    """A schedule's values as the loop reads them: ``at(k)`` is a Python float (one schedule for
+    every run) or, for a :class:`~eftheory.schedules.PerRun` schedule, a tensor of shape
+    (S, 1, ..., 1) (``ndim`` axes in all) holding each run's value at k.
+
+    ``per_run`` gives the (S, iters) values for the result. Per-run values are prepared in
+    blocks of :data:`_RUN_BLOCK` steps, so the loop adds one view per step.
+    """
+
+    def __init__(self, schedule, iters: int, env: "Env", ndim: int = 2):
+        self.iters, self.env, self.ndim = int(iters), env, int(ndim)
+        self.grouped = isinstance(schedule, PerRun)
+        if self.grouped:
+            if schedule.runs != env.S:
+                raise ValueError(f"a PerRun schedule must cover every run: its counts sum to {schedule.runs}, the "
+                                 f"call has {env.S} runs")
+            self.values = np.asarray(schedule.values(iters), dtype=np.float64)          # (G, iters)
+            self.group = np.repeat(np.arange(len(schedule.counts)), schedule.counts)     # run -> schedule
+            self._k0, self._block = -1, None
+        else:
+            self.values = schedule_values(schedule, iters)
+            self._list = self.values.tolist()            # Python floats: no tensor conversion per step
+
+    def at(self, k: int):
+        if not self.grouped:
+            return self._list[k]
+        j = k - self._k0
+        if self._block is None or not 0 <= j < self._block.shape[0]:
+            self._k0, j = k, 0
+            block = self.values[:, k:k + _RUN_BLOCK][self.group].T                     # (steps, S)
+            self._block = torch.as_tensor(np.ascontiguousarray(block), device=self.env.device).to(
+                self.env.dtype).reshape(block.shape[0], self.env.S, *([1] * (self.ndim - 1)))
+        return self._block[j]
+
+    def per_run(self) -> np.ndarray:
+        """(S, iters) for a PerRun schedule, else the (iters,) values."""
+        return self.values[self.group] if self.grouped else self.values
+
+
+#: steps of per-run schedule values prepared at once
+_RUN_BLOCK = 256
 
 
 def normalize(v: torch.Tensor, blocks=None) -> torch.Tensor:
@@ -563,6 +610,8 @@ class Recorder:
             if a is None:
                 return None
             t = torch.as_tensor(np.asarray(a, dtype=np.float64), device=e.device).to(e.dtype)
+            if t.dim() == 2 and t.shape[0] == e.S:      # already one row per run (PerRun schedules)
+                return t
             return t.unsqueeze(0).expand(e.S, *t.shape).clone()
 
         for key, unset in self._unset.items():       # entries never recorded read 0

@@ -46,7 +46,7 @@ import torch
 from eftheory.validation import check_blocks, check_choice, check_real
 
 from ..registry import register
-from ._core import ENGINE_OPTIONS, Env, FiniteWatch, Recorder, normalize, schedule_values
+from ._core import ENGINE_OPTIONS, Env, FiniteWatch, Recorder, RunValues, normalize
 
 __all__: list[str] = []
 
@@ -65,6 +65,12 @@ def _exact(c):
     return c.G
 
 
+def per_point(a):
+    """A momentum-derived coefficient for a per-run point (S, d): a float as it is, a per-run
+    (S, 1, 1) tensor as (S, 1)."""
+    return a.reshape(a.shape[0], 1) if isinstance(a, torch.Tensor) else a
+
+
 def _momentum(v, G, eta, tmp):
     """(1 - eta) v + eta G, written into v (``tmp``: scratch of the shape of G)."""
     return v.mul_(1.0 - eta).add_(torch.mul(G, eta, out=tmp))
@@ -78,7 +84,7 @@ def _igt(c):
     if c.k == 0:
         G = c.G                         # y^0 = x^0: the shared initial gradient
     else:
-        y = c.x + (1.0 - c.eta) / c.eta * (c.x - c.x_prev)
+        y = c.x + per_point((1.0 - c.eta) / c.eta) * (c.x - c.x_prev)
         G = c.env.grad(y, c.xi, out="grad")
         c.watch("gradient grad_i", G, c.k)
     return _momentum(c.v, G, c.eta, c.tmp)
@@ -293,10 +299,8 @@ def ef21_engine(name, problem, compressor, x0, iters, *, stepsize, momentum, see
     extra_grads = ESTIMATORS[estimator][2]
     record = options["record_clients"]
 
-    gammas = schedule_values(stepsize, iters)
-    gamma = gammas.tolist()                        # Python floats: no tensor conversion per step
-    etas = schedule_values(momentum, iters) if momentum is not None else None
-    eta = [1.0] * iters if etas is None else etas.tolist()
+    gamma = RunValues(stepsize, iters, env, ndim=2)             # floats, or (S, 1) per run (PerRun)
+    eta = RunValues(momentum, iters, env, ndim=3) if momentum is not None else None   # (S, 1, 1) per run
     up_bits = float(compressor.bits(d, options["bits"]))
     init_bits = {"gradient": 32.0 * d, "zero": 0.0}.get(options["init"], up_bits)
     grad_calls = torch.ones(iters, dtype=torch.float64)
@@ -311,7 +315,8 @@ def ef21_engine(name, problem, compressor, x0, iters, *, stepsize, momentum, see
     rec.point(0, x)
     st: dict = {}
     for k in range(iters):
-        x = ef21_step(env, st, x, k, estimator=estimator, normalized=normalized, gamma=gamma[k], eta=eta[k],
+        x = ef21_step(env, st, x, k, estimator=estimator, normalized=normalized, gamma=gamma.at(k),
+                      eta=1.0 if eta is None else eta.at(k),
                       compressor=compressor, options=options, agg=agg, watch=watch, blocks=blocks,
                       step_uses_previous_mirror=step_uses_previous_mirror)
         hvp_calls[k] = float(st["hvp_calls"])
@@ -333,7 +338,7 @@ def ef21_engine(name, problem, compressor, x0, iters, *, stepsize, momentum, see
         rec.point(k + 1, x)
 
     return rec.result(
-        stepsize=gammas, momentum=etas, bits_up=[up_bits] * iters, bits_down=[0.0] * iters,
+        stepsize=gamma.per_run(), momentum=None if eta is None else eta.per_run(), bits_up=[up_bits] * iters, bits_down=[0.0] * iters,
         grad_calls=grad_calls.numpy(), hvp_calls=hvp_calls, init_bits_up=init_bits,
         config={"name": name, "seed": seed, "options": dict(options), "stepsize": stepsize.label,
                 "momentum": None if momentum is None else momentum.label,
