@@ -20,6 +20,8 @@ The run has three parts.
    ``TorchDispatchMode``), the bytes those operators touch per iteration, and the engine's time
    against its roofline bound ``max(ops x dispatch cost, bytes / bandwidth)``: the fraction is
    bound / measured (1 = at the ceiling; the larger term names the ceiling that bounds it).
+   Then a claim's runs one after another against the same runs grouped into one engine call
+   with per-run schedules (:func:`grouped_runs`).
 3. **Large-d grid** (the table below), by default including n = 10, d = 10^4, S = 16.
 
 For every algorithm and every (n clients, d, S seeds) of the grid it times
@@ -311,6 +313,41 @@ def claim_times(path: str, top: int = 10) -> None:
               f"{100 * (c.get('seconds') or 0.0) / total if total else 0.0:>7.1f} %")
 
 
+def grouped_runs(iters: int = 2000, seeds: int = 64, batch: int = 32) -> dict:
+    """A claim's runs one after another vs grouped (one engine call with per-run schedules).
+
+    The shape of S001-T2 at one horizon: ef21-sgdm-norm on problem Q (eps_std = 3), Top-2,
+    three schedule variants (the theorem's, a gamma control, eta = 1), ``seeds`` seeds in units
+    of ``batch``. "separate": one engine call per (variant, unit), as the ledger ran them;
+    "grouped": :func:`checks.simulate.run_group`, one call for all. The figures are equal bit
+    for bit (asserted here); the times are measured in this run.
+    """
+    from checks.simulate import RunSpec, run_batch, run_group
+
+    prob = {"kind": "Q", "seed": 0, "eps_std": 3.0}
+    g = (iters + 1) ** -0.75
+    variants = ((g, (iters + 1) ** -0.5), (10 * g, (iters + 1) ** -0.5), (g, 1.0))
+    specs = [RunSpec("ef21-sgdm-norm", prob, "topk:2", {"rule": "around_opt", "scale": 3.0, "seed": 0}, iters,
+                     ("const", a), ("const", b), {"init": "zero"}, extract="mean") for a, b in variants]
+    units = [(sp, list(range(s0, min(seeds, s0 + batch)))) for sp in specs for s0 in range(0, seeds, batch)]
+    run_group(units[:2])                                              # warm-up
+    t0 = time.perf_counter()
+    separate = [run_batch(sp, ss, backend="torch") for sp, ss in units]
+    t_sep = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    grouped = run_group(units)
+    t_grp = time.perf_counter() - t0
+    for a, b in zip(separate, grouped):
+        assert all(np.array_equal(a[k], b[k]) for k in a), "grouped runs differ from the separate runs"
+    runs = len(specs) * seeds
+    print(f"# grouped runs (S001-T2's shape at K = {iters}: 3 schedule variants x {seeds} seeds, units of {batch}; "
+          f"one torch thread): separate {len(units)} engine calls {t_sep:.2f} s "
+          f"({1e6 * t_sep / iters:.0f} us/it), grouped 1 call of {runs} runs {t_grp:.2f} s "
+          f"({1e6 * t_grp / iters:.0f} us/it): {t_sep / t_grp:.2f}x; figures bit-identical")
+    return {"section": "grouped", "iters": iters, "runs": runs, "separate_s": t_sep, "grouped_s": t_grp,
+            "ratio": t_sep / t_grp}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.engine", description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default="cpu", help="engine device: cpu, cuda or cuda:N (default cpu)")
@@ -371,6 +408,7 @@ def main(argv=None) -> int:
         for r in small:
             r["section"] = "small-d"
         rows.extend(small)
+        rows.append(grouped_runs())
         torch.set_num_threads(threads)
         print()
     ceilings = (dispatch_cost(), triad_bandwidth())

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .cache import Cache, code_version, environment
-from .simulate import ROOT, RunSpec, engine_available, run_batch, source_files
+from .simulate import GROUP_RUNS, ROOT, RunSpec, engine_available, group_key, run_batch, run_group, source_files
 
 __all__ = ["Context", "TIERS", "BACKENDS", "DEVICES", "TestInterrupt", "FAIL_AFTER_ENV"]
 
@@ -76,43 +76,80 @@ class Context:
         return config
 
     def runs(self, specs: list[RunSpec], n_seeds: int, *, desc: str = "") -> list[dict]:
-        """Execute (or load) every spec for seeds 0..n_seeds-1 in batches; per-seed arrays per spec."""
+        """Execute (or load) every spec for seeds 0..n_seeds-1 in batches; per-seed arrays per spec.
+
+        A unit (a spec and a batch of seeds) is cached on its own. The units still to compute
+        that differ only in their schedules (:func:`checks.simulate.group_key`: a claim's
+        horizons, its controls) run together, as one engine call with per-run schedules, up to
+        :data:`~checks.simulate.GROUP_RUNS` runs per call; each unit's arrays are those of its
+        own call, bit for bit.
+        """
         units = []
         for i, spec in enumerate(specs):
             batch = self.seed_batch or (32 if self.backend == "torch" and engine_available(spec.algorithm) else 4)
             for start in range(0, n_seeds, batch):
                 units.append((i, spec, list(range(start, min(n_seeds, start + batch)))))
-        parts: dict[int, list] = {i: [] for i in range(len(specs))}
+        parts: dict[int, dict] = {i: {} for i in range(len(specs))}
         bar = None
         if self.progress:
             from tqdm import tqdm
             bar = tqdm(total=len(units), desc=desc or self.claim_id, unit="run", leave=False)
+        env = environment(backend=self.backend, device=self.device, tier=self.tier)
         try:
-            for i, spec, seeds in units:
-                files = source_files(spec.algorithm, self.backend)
-                version = code_version(files, ROOT)
-                env = environment(backend=self.backend, device=self.device, tier=self.tier)
+            todo = []
+            for u, (i, spec, seeds) in enumerate(units):
+                version = code_version(source_files(spec.algorithm, self.backend), ROOT)
                 key = Cache.key(self._unit_config(spec), seeds, self.backend, version, env)
                 arrays = self.cache.get(key)
                 if arrays is None:
-                    t0 = time.perf_counter()
-                    arrays = run_batch(spec, seeds, backend=self.backend, device=self.device)
-                    arrays["_seconds"] = np.array(time.perf_counter() - t0)
+                    todo.append((u, key))
+                    continue
+                self.cached += 1
+                parts[i][u] = arrays
+                if bar is not None:
+                    bar.update(1)
+            for group in self._groups(units, todo):
+                t0 = time.perf_counter()
+                if len(group) == 1:
+                    (u, _), = group
+                    results = [run_batch(units[u][1], units[u][2], backend=self.backend, device=self.device)]
+                else:
+                    results = run_group([(units[u][1], units[u][2]) for u, _ in group], device=self.device)
+                seconds = (time.perf_counter() - t0) / len(group)
+                for (u, key), arrays in zip(group, results):
+                    i, spec, _ = units[u]
+                    arrays["_seconds"] = np.array(seconds)
                     self.cache.put(key, arrays, claim=self.claim_id, label=spec.label)
                     self.computed += 1
                     self.computed_keys.append(key)
-                    if self.fail_after is not None and self.computed >= self.fail_after:
-                        raise TestInterrupt(f"test hook: stopped after {self.computed} computed units")
-                else:
-                    self.cached += 1
-                parts[i].append(arrays)
-                if bar is not None:
-                    bar.update(1)
+                    parts[i][u] = arrays
+                    if bar is not None:
+                        bar.update(1)
+                if self.fail_after is not None and self.computed >= self.fail_after:
+                    raise TestInterrupt(f"test hook: stopped after {self.computed} computed units")
         finally:
             if bar is not None:
                 bar.close()
+        parts = {i: [p[u] for u in sorted(p)] for i, p in parts.items()}
         out = []
         for i in range(len(specs)):
             keys = [k for k in parts[i][0] if not k.startswith("_")]
             out.append({k: np.concatenate([p[k] for p in parts[i]], axis=0) for k in keys})
         return out
+
+    def _groups(self, units, todo):
+        """The units to compute, as lists of ``(unit index, key)`` that share one engine call."""
+        groups: dict = {}
+        order = []
+        for u, key in todo:
+            spec, seeds = units[u][1], units[u][2]
+            g = group_key(spec, self.backend)
+            if g is None:
+                order.append([(u, key)])
+                continue
+            cur = groups.get(g)
+            if cur is None or sum(len(units[v][2]) for v, _ in cur) + len(seeds) > GROUP_RUNS:
+                cur = groups[g] = []
+                order.append(cur)
+            cur.append((u, key))
+        return order

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["RunSpec", "run_batch", "build_schedule", "build_problem", "build_compressor",
+__all__ = ["RunSpec", "run_batch", "run_group", "group_key", "GROUP_RUNS", "build_schedule", "build_problem", "build_compressor",
            "source_files", "engine_available", "ROOT"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,6 +181,57 @@ def _curve_of(result, spec: RunSpec) -> np.ndarray:
     return np.asarray(result.grad_norm, dtype=np.float64)
 
 
+#: engines that take per-run schedules (:class:`eftheory.schedules.PerRun`): runs that differ only in
+#: their schedules share one call
+_PER_RUN_MODULES = ("algorithms.torch.ef21_family",)
+#: at most this many runs in one grouped engine call (memory and the per-call cost stay bounded)
+GROUP_RUNS = 256
+
+
+def group_key(spec: RunSpec, backend: str):
+    """What runs must share to go into one engine call (``None``: this spec runs alone).
+
+    Runs of the EF21-family engine whose description differs only in the schedules (and in
+    how the curve is reduced afterwards) share the problem, compressor, x0, horizon and options.
+    """
+    import algorithms
+
+    if backend != "torch" or not engine_available(spec.algorithm) or spec.x0.get("per_seed", False):
+        return None
+    if algorithms.get(spec.algorithm, "torch").fn.__module__ not in _PER_RUN_MODULES:
+        return None
+    key = spec.key()
+    key["momentum"] = key["momentum"] is not None      # the schedules may differ, not their presence
+    for k in ("stepsize", "extract", "points"):
+        key.pop(k)
+    return json.dumps(key, sort_keys=True, default=str)
+
+
+def run_group(units, *, device: str = "cpu") -> list[dict]:
+    """Run several ``(spec, seeds)`` of one :func:`group_key` as one engine call with per-run
+    schedules; the arrays of each, equal bit for bit to :func:`run_batch` of it alone."""
+    import algorithms
+    from eftheory.schedules import PerRun
+
+    spec0 = units[0][0]
+    problem = build_problem(spec0.problem)
+    comp = build_compressor(spec0.compressor)
+    seeds = [int(s) for _, ss in units for s in ss]
+    counts = tuple(len(ss) for _, ss in units)
+    step = PerRun(tuple(build_schedule(sp.stepsize) for sp, _ in units), counts)
+    mom = None if spec0.momentum is None else PerRun(tuple(build_schedule(sp.momentum) for sp, _ in units), counts)
+    engine_opts = {"diagnostics": "full" if spec0.curve == "l1" else "light", **spec0.options}
+    res = algorithms.run(spec0.algorithm, problem, comp, _x0(spec0, problem, seeds[0]), spec0.iters, stepsize=step,
+                         momentum=mom, seeds=seeds, backend="torch", device=device, record="stats",
+                         **engine_opts).numpy()
+    curves = _curve_of(res, spec0).reshape(len(seeds), -1)
+    out, row = [], 0
+    for (sp, ss) in units:
+        out.append(_reduce(sp, curves[row:row + len(ss)], schedule_values(sp.stepsize, sp.iters + 1)))
+        row += len(ss)
+    return out
+
+
 def run_batch(spec: RunSpec, seeds, *, backend: str = "numpy", device: str = "cpu") -> dict:
     """Run ``spec`` for the given seeds; arrays with a leading seed axis."""
     import algorithms
@@ -199,7 +250,7 @@ def run_batch(spec: RunSpec, seeds, *, backend: str = "numpy", device: str = "cp
         same_x0 = all(np.array_equal(x0s[0], x) for x in x0s)
         if same_x0:
             res = algorithms.run(spec.algorithm, problem, comp, x0s[0], spec.iters, stepsize=step, momentum=mom,
-                                 seed=seeds[0], backend="torch", seeds=len(seeds), device=device,
+                                 backend="torch", seeds=seeds, device=device, record="stats",
                                  **engine_opts).numpy()
             curves = _curve_of(res, spec).reshape(len(seeds), -1)
         else:

@@ -397,5 +397,4 @@ def _make(name, estimator, normalized, defaults):
 
 for _name, (_est, _norm, _init, _extra, _needs, _mom) in _METHODS.items():
     _defaults = {**COMMON, "init": _init, **_extra, **ENGINE_OPTIONS}
-    register(_name, backend="torch", needs=_needs, options=_defaults, momentum=_mom,
-             compressor="required", summary=f"{_name} (batched torch engine)")(_make(_name, _est, _norm, _defaults))
+    register(_name, backend="torch", options=ENGINE_OPTIONS)(_make(_name, _est, _norm, _defaults))
