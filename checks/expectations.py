@@ -79,6 +79,29 @@ FINDINGS: dict[str, Finding] = {
         "control without the 2dG/sqrt(n) floor holds too, so it is not rejected: the T^(-1/2) part has no "
         "discriminating test on this instance (A_1 falls like T^(-0.18 ... -0.28))",
         "docs/mutants.md#what-the-mutants-taught-the-checks"),
+    "S002-T1": Finding(
+        INCONCLUSIVE,
+        "the bound holds (bound/measured >= 118, reached at T = 1; the printed compression term with M^2 = 605 "
+        "puts the bound near 7e3 at T = 1500 against min_t E||grad F(x_tilde_t)||^2 = 0.025), but the mechanism "
+        "control, plain EF (gradient at x_t), holds it too (bound/measured >= 118; final min 0.027): at T = 1 both "
+        "methods sit at x0 and at the floor they differ by < 25 %, while the variance term alone is > 10x the "
+        "floor. Tightest instance of a search over Top-k (k = 1, 2, 5), eta (0.05, 0.1, 0.3) and ||x0 - x*|| "
+        "(0.5, 5): Top-5, eta = 0.05, ||x0 - x*|| = 5, bound/measured 7.03 for SAEF and 7.04 for EF",
+        "docs/mutants.md#what-the-mutants-taught-the-checks"),
+    "S002-T2": Finding(
+        INCONCLUSIVE,
+        "the bound holds (bound/measured >= 165, reached at T = 1; about 4.7e5 at T = 1500, min_t E||grad F(x_t)||^2 "
+        "= 0.026), but plain EF (gradient at x_t) holds it too (>= 165; final min 0.022, below SAEF's): no SAEF "
+        "mechanism is visible under a bound this loose. Tightest instance of the search (Top-k, eta, ||x0 - x*||): "
+        "Top-5, eta = 0.05, ||x0 - x*|| = 5, bound/measured 8.37 for SAEF and 8.38 for EF",
+        "docs/mutants.md#what-the-mutants-taught-the-checks"),
+    "S002-T3": Finding(
+        INCONCLUSIVE,
+        "the bound holds (bound/measured >= 2954 at the model iterate, >= 3350 at the auxiliary one, reached at "
+        "T = 1), but plain EF (gradient at x_t, mu = 0.5) holds it too (>= 2954; final min 0.065 vs SAEF's 0.053). "
+        "Tightest instance of the search (Top-k, eta, ||x0 - x*||): Top-5, eta = 0.05, ||x0 - x*|| = 5, "
+        "bound/measured 36.65 for SAEF and for EF",
+        "docs/mutants.md#what-the-mutants-taught-the-checks"),
     "S003-T4": Finding(
         INCONCLUSIVE,
         "the bound holds (A_1 <= 6.9 against a bound >= 78), the shared-draw control is rejected (n-exponent "
