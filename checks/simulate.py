@@ -183,7 +183,7 @@ def _curve_of(result, spec: RunSpec) -> np.ndarray:
 
 #: engines that take per-run schedules (:class:`eftheory.schedules.PerRun`): runs that differ only in
 #: their schedules share one call
-_PER_RUN_MODULES = ("algorithms.torch.ef21_family",)
+_PER_RUN_MODULES = ("algorithms.torch.ef21_family", "algorithms.torch.sign", "algorithms.torch.local_ef")
 #: at most this many runs in one grouped engine call (memory and the per-call cost stay bounded)
 GROUP_RUNS = 256
 

@@ -47,11 +47,13 @@ def test_grouped_units_equal_their_own_runs(tmp_path, monkeypatch):
         assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
-def test_only_engines_with_per_run_schedules_group():
-    sign = RunSpec("smm", {"kind": "separable", "d": 4, "seed": 0}, None, {"rule": "normal"}, 10, ("const", 0.1),
-                   ("const", 0.5))
-    assert group_key(sign, "torch") is None
-    assert group_key(_spec(10, 0.1, 0.5), "numpy") is None
+def test_what_groups():
+    """Engine runs group by everything but their schedules; reference runs and per-seed x0 never do."""
+    a, b = _spec(10, 0.1, 0.5), _spec(10, 0.2, 0.9, extract="curve")
+    assert group_key(a, "torch") == group_key(b, "torch") is not None
+    assert group_key(_spec(11, 0.1, 0.5), "torch") != group_key(a, "torch")          # another horizon
+    assert group_key(_spec(10, 0.1, 0.5, algorithm="ef21-hm-norm"), "torch") != group_key(a, "torch")
+    assert group_key(a, "numpy") is None
     per_seed = RunSpec("ef21-sgdm-norm", PROB, "topk:2", {"rule": "normal", "per_seed": True}, 10, ("const", 0.1),
                        ("const", 0.5))
     assert group_key(per_seed, "torch") is None

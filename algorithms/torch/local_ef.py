@@ -32,7 +32,8 @@ from eftheory.validation import check_real
 
 from ..cards import card as _card
 from ..registry import register
-from ._core import ENGINE_OPTIONS, Env, FiniteWatch, Recorder, schedule_values
+from ._core import ENGINE_OPTIONS, Env, FiniteWatch, Recorder, RunValues
+from .ef21_family import LocalAggregate
 
 __all__: list[str] = []
 
@@ -56,6 +57,65 @@ def _local_error(delta_k, c_loc, idx, vals):
     return delta_k - c_loc
 
 
+def local_ef_step(env, st: dict, x, t: int, *, eta, mu: float, p, step_ahead: bool, average: bool,
+                  double_way: bool, compressor, agg, watch, rec=None, before=None, record_clients=False,
+                  server=None):
+    """One iteration t of EF / SAEF (the module docstring's update); returns x_{t+1} (S, d).
+
+    The one implementation of the step outside the reference: the engine's loop, the
+    ``torch.optim`` optimizers and the ``torch.distributed`` runner call it. ``st`` carries
+    ``m``, ``e_loc`` (S, n, d), ``e_srv`` (S, d) and optionally ``spare`` (a buffer of the shape
+    of m that the next :math:`\Delta^{(k)}` is written into); after the call also ``averaged``
+    (1.0 when the local errors were averaged at t) and ``x``. ``agg``: the reductions over
+    workers; ``server``: the environment of the server's compression (default ``env``);
+    ``before(t, x, e_loc, e_srv)``: called with the state entering the step (the engine's
+    recorder); ``rec``: the engine's recorder (per-step diagnostics under full diagnostics).
+    """
+    e_loc, m, e_srv = st["e_loc"], st["m"], st["e_srv"]
+    shape = e_loc.shape
+    st["averaged"] = 0.0
+    if average and (t + 1) % p == 0:
+        e_loc = agg.mean(e_loc).unsqueeze(1).expand(*shape).clone()
+        st["averaged"] = 1.0
+    if before is not None:
+        before(t, x, e_loc, e_srv)
+    xi = env.sample()
+    y = _evaluation_point(env, x, e_loc, step_ahead)
+    if record_clients and rec is not None:
+        rec.record("eval_points", t, y.expand(*shape) if y.dim() == 3 else y.unsqueeze(1).expand(*shape))
+    g = env.grad(y, xi, out="grad")
+    watch("gradient grad_i", g, t)
+    m = _momentum_step(m, g, mu)
+    watch("momentum m_i", m, t)
+    spare = st.get("spare")
+    delta_k = torch.mul(m, eta, out=spare).add_(e_loc)             # e_loc + eta m
+    c_loc, idx, vals = env.compress_sparse(compressor, delta_k, out="c")
+    watch("message c_i", c_loc, t)
+    mean_msg = agg.message_mean(c_loc, idx, vals, compressor)
+    e_new = _local_error(delta_k, c_loc, idx, vals)
+    watch("memory e_i", e_new, t)
+    if spare is not None and e_new.data_ptr() == delta_k.data_ptr():
+        st["spare"] = e_loc          # e_new took the spare's memory; the entering errors' is free now
+    if rec is not None and env.full:
+        tmp = env.buffer("tmp")
+        rec.record("momentum_mean", t, m.mean(dim=1))
+        rec.record("grad_mean", t, g.mean(dim=1))
+        rec.record("momentum_sq_norm", t, torch.pow(m, 2, out=tmp).sum(-1))
+    delta = e_srv + mean_msg
+    if double_way:
+        c = (server or env).compress(compressor, delta)
+        watch("server message C(Delta)", c, t)
+        e_srv = delta - c
+        watch("server memory e", e_srv, t)
+        c = agg.downlink(c, compressor)
+    else:
+        c = agg.downlink(delta)
+    x_new = x - c
+    watch("iterate x", x_new, t)
+    st.update(m=m, e_loc=e_new, e_srv=e_srv, x=x_new)
+    return x_new
+
+
 def local_ef_engine(name, problem, compressor, x0, iters, *, stepsize, seed, step_ahead: bool,
                     average: bool, options: dict, engine: dict):
     mu = check_real("mu", options["mu"], low=0.0, high=1.0, high_open=True)
@@ -68,7 +128,7 @@ def local_ef_engine(name, problem, compressor, x0, iters, *, stepsize, seed, ste
     S, n, d = env.S, env.n, env.d
     up = float(compressor.bits(d, options["bits"]))
     down = up if double_way else 32.0 * d
-    etas = schedule_values(stepsize, iters)
+    eta = RunValues(stepsize, iters, env, ndim=3)          # floats, or (S, 1, 1) per run (PerRun)
 
     rec = Recorder(env, iters)
     watch = FiniteWatch(env, iters)
@@ -82,9 +142,8 @@ def local_ef_engine(name, problem, compressor, x0, iters, *, stepsize, seed, ste
 
     full = env.full
     tmp = env.buffer("tmp")                        # scratch (S, n, d)
-    spare = torch.empty_like(m)                    # memory for the next delta^(k)
 
-    def record_state(t):
+    def record_state(t, x, e_loc, e_srv):
         rec.point(t, x)
         if not full:
             if record_clients:
@@ -101,49 +160,20 @@ def local_ef_engine(name, problem, compressor, x0, iters, *, stepsize, seed, ste
         # ((e_tot - e_loc) ** 2).sum(-1).mean(1), in the scratch buffer
         rec.record("mismatch_saef", t, torch.sub(e_tot.unsqueeze(1), e_loc, out=tmp).pow_(2).sum(-1).mean(1), T1)
 
+    agg = LocalAggregate(n)
+    st = {"m": m, "e_loc": e_loc, "e_srv": e_srv, "spare": torch.empty_like(m)}
     for t in range(iters):
-        eta = float(etas[t])
-        if average and (t + 1) % p == 0:
-            e_loc = e_loc.mean(dim=1, keepdim=True).expand(S, n, d).clone()
-            averaged[t] = 1.0
-        record_state(t)
-        xi = env.sample()
-        y = _evaluation_point(env, x, e_loc, step_ahead)
-        if record_clients:
-            rec.record("eval_points", t, y.expand(S, n, d) if y.dim() == 3 else y.unsqueeze(1).expand(S, n, d))
-        g = env.grad(y, xi, out="grad")
-        watch("gradient grad_i", g, t)
-        m = _momentum_step(m, g, mu)
-        watch("momentum m_i", m, t)
-        delta_k = torch.mul(m, eta, out=spare).add_(e_loc)          # e_loc + eta m
-        c_loc, idx, vals = env.compress_sparse(compressor, delta_k, out="c")
-        watch("message c_i", c_loc, t)
-        e_new = _local_error(delta_k, c_loc, idx, vals)
-        watch("memory e_i", e_new, t)
-        if e_new.data_ptr() == delta_k.data_ptr():  # written into delta_k's memory: swap the buffers
-            e_loc, spare = e_new, e_loc
-        else:
-            e_loc = e_new
-        if full:
-            rec.record("momentum_mean", t, m.mean(dim=1))
-            rec.record("grad_mean", t, g.mean(dim=1))
-            rec.record("momentum_sq_norm", t, torch.pow(m, 2, out=tmp).sum(-1))
-        delta = e_srv + c_loc.mean(dim=1)
-        if double_way:
-            c = env.compress(compressor, delta)
-            watch("server message C(Delta)", c, t)
-            e_srv = delta - c
-            watch("server memory e", e_srv, t)
-        else:
-            c = delta
-        x = x - c
-        watch("iterate x", x, t)
+        x = local_ef_step(env, st, x, t, eta=eta.at(t), mu=mu, p=p, step_ahead=step_ahead, average=average,
+                          double_way=double_way, compressor=compressor, agg=agg, watch=watch,
+                          rec=rec, before=record_state, record_clients=record_clients)
+        averaged[t] = st["averaged"]
         watch.done(t)
-    record_state(iters)
+    x, e_loc, e_srv = st["x"], st["e_loc"], st["e_srv"]
+    record_state(iters, x, e_loc, e_srv)
 
     grads = []
     res = rec.result(
-        stepsize=etas, momentum=[mu] * iters,
+        stepsize=eta.per_run(), momentum=[mu] * iters,
         bits_up=(up + 32.0 * d * averaged).numpy(), bits_down=[down] * iters,
         grad_calls=[1.0] * iters, hvp_calls=[0.0] * iters, init_bits_up=0.0,
         extra={"averaged": averaged.to(env.device, env.dtype).unsqueeze(0).expand(S, iters).clone()},

@@ -29,8 +29,9 @@ from eftheory.validation import check_choice, check_positive
 from ..cards import CARDS
 from ..cards import card as _card
 from ..registry import register
-from ._core import ENGINE_OPTIONS, Env, FiniteWatch, Recorder, schedule_values
+from ._core import ENGINE_OPTIONS, Env, FiniteWatch, Recorder, RunValues
 from ._kernels import compress
+from .ef21_family import LocalAggregate
 
 __all__: list[str] = []
 
@@ -57,6 +58,75 @@ def _check_bound(name, value, algorithm) -> float:
     return check_positive(name, value)
 
 
+def sign_step(env, st: dict, x, k: int, *, gamma, beta, estimator: str, uplink: str, downlink: str, conv: dict,
+              agg, watch, rec=None, server=None):
+    """One step k of a sign method (steps 1-4 of the module docstring); returns x_{k+1} (S, d).
+
+    The one implementation of the step outside the reference: the engine's loop, the
+    ``torch.optim`` optimizers, the ``torch.distributed`` runner and the DDP hooks call it.
+    ``st["v"]`` carries the momentum (zeros before step 0, (S, 1, d) centralized, (S, n, d) with a
+    vote); ``conv``: the conventions (``zero``, ``ties``, ``convention``, ``on_violation``,
+    ``shared_draw``) and the stochastic signs ``S_up`` / ``S_down`` with the bound ``R`` named
+    ``R_name``; ``agg``: the reductions over nodes (:class:`~.ef21_family.LocalAggregate` or the
+    distributed runner's); ``rec``: the engine's recorder for the full diagnostics (or None);
+    ``server``: the environment of the server's draws (default ``env``).
+    """
+    centralized = uplink == "none"
+    srv = server or env
+    n, d = agg.n, x.shape[-1]
+    g = env.grad(x, env.sample(), out="grad")
+    watch("gradient grad_i", g, k)
+    if centralized:
+        g = agg.mean(g).unsqueeze(1)                 # the one node's gradient, (S, 1, d)
+    tmp = env.buffer("tmp", g.shape)
+    v = g if estimator == "grad" else _sign_momentum(st["v"], g, beta, k, estimator, conv["convention"], tmp)
+    st["v"] = v
+    watch("estimator v", v, k)
+    if rec is not None:
+        rec.record("estimate", k, v)
+        rec.record("v_bar", k, v.mean(dim=1))
+    if centralized:
+        s = _sgn(v[:, 0], conv["zero"])
+        u = torch.zeros_like(s)
+    else:
+        if uplink == "sign":
+            msgs = _sgn(v, conv["zero"])
+        else:
+            R, R_name = conv["R"], conv["R_name"]
+            if conv["on_violation"] == "raise" or rec is not None:
+                over = torch.abs(v, out=tmp) > R
+            if conv["on_violation"] == "raise" and bool(over.any()):
+                j = int(over.any(dim=-1).any(dim=0).nonzero()[0])
+                vmax = float(v[:, j].abs().max())
+                raise ValueError(
+                    f"{R_name} must bound ||v||_inf for the stochastic sign S_{R_name}: "
+                    f"node {j} at iteration {k} has ||v||_inf = {vmax:g} > "
+                    f"{R_name} = {R:g}; raise {R_name} or use on_violation='clip'")
+            if rec is not None:
+                rec.record("violations", k, over.sum(dim=(1, 2)).to(v.dtype))
+            if conv["shared_draw"]:           # one draw per step, used by every node's S_R
+                msgs = compress(conv["S_up"], v, u=srv.compress_uniforms(1, d).expand(*v.shape))
+            else:
+                msgs = env.compress(conv["S_up"], v, out="msgs")
+        watch("message", msgs, k)
+        total = agg.vote(msgs)
+        u = total / n
+        if downlink == "sign":
+            if rec is not None:
+                rec.record("ties", k, (total == 0).sum(-1).to(v.dtype))
+            s = _majority_vote(total, n, conv["ties"])
+        else:
+            s = srv.compress(conv["S_down"], u)
+        s = agg.downlink(s, signs=True)
+    if rec is not None:
+        rec.record("u", k, u)
+        rec.record("direction", k, s)
+    watch("direction s", s, k)
+    x_new = x - gamma * s
+    watch("iterate x", x_new, k)
+    return x_new
+
+
 def sign_engine(name, problem, x0, iters, *, stepsize, momentum, seed, estimator, uplink, downlink,
                 options, engine, sign_zero=0, ties="zero", momentum_convention="new_weight",
                 R=None, R_name="G", on_violation="clip", shared_draw=False):
@@ -79,71 +149,24 @@ def sign_engine(name, problem, x0, iters, *, stepsize, momentum, seed, estimator
     full = env.full
     S, n, d = env.S, env.n, env.d
     m_rows = 1 if centralized else n
-    gammas = schedule_values(stepsize, iters)
-    betas = schedule_values(momentum, iters) if (momentum is not None and estimator != "grad") else None
-    if estimator == "signum" and betas is not None and (betas >= 1.0).any():
-        k = int((betas >= 1.0).argmax())
+    gamma = RunValues(stepsize, iters, env, ndim=2)                    # floats, or (S, 1) per run (PerRun)
+    beta = RunValues(momentum, iters, env, ndim=3) if (momentum is not None and estimator != "grad") else None
+    if estimator == "signum" and beta is not None and (beta.values >= 1.0).any():
         raise ValueError(f"momentum must lie in (0, 1) for {name!r} (Signum weighs the previous "
-                         f"momentum by beta); got {betas[k]:g}")
+                         f"momentum by beta); got {float(beta.values[beta.values >= 1.0][0]):g}")
 
+    conv = {"zero": zero, "ties": ties, "convention": momentum_convention, "on_violation": on_violation,
+            "shared_draw": shared_draw, "S_up": S_up, "S_down": S_down, "R": R, "R_name": R_name}
     rec = Recorder(env, iters)
     watch = FiniteWatch(env, iters)
+    agg = LocalAggregate(n)
     x = env.x0.unsqueeze(0).expand(S, d).clone()
     rec.point(0, x)
-    v = torch.zeros((S, m_rows, d), device=env.device, dtype=env.dtype)
+    st = {"v": torch.zeros((S, m_rows, d), device=env.device, dtype=env.dtype)}
     for k in range(iters):
-        eta = float(gammas[k])
-        g = env.grad(x, env.sample(), out="grad")
-        watch("gradient grad_i", g, k)
-        if centralized:
-            g = g.mean(dim=1, keepdim=True)
-        tmp = env.buffer("tmp", g.shape)
-        if estimator == "grad":
-            v = g
-        else:
-            v = _sign_momentum(v, g, float(betas[k]), k, estimator, momentum_convention, tmp)
-        watch("estimator v", v, k)
-        if full:
-            rec.record("estimate", k, v)
-            rec.record("v_bar", k, v.mean(dim=1))
-        if centralized:
-            s = _sgn(v[:, 0], zero)
-            u = torch.zeros_like(s)
-        else:
-            if uplink == "sign":
-                msgs = _sgn(v, zero)
-            else:
-                if on_violation == "raise" or full:
-                    over = torch.abs(v, out=tmp) > R
-                if on_violation == "raise" and bool(over.any()):
-                    j = int(over.any(dim=-1).any(dim=0).nonzero()[0])
-                    vmax = float(v[:, j].abs().max())
-                    raise ValueError(
-                        f"{R_name} must bound ||v||_inf for the stochastic sign S_{R_name}: "
-                        f"node {j} at iteration {k} has ||v||_inf = {vmax:g} > "
-                        f"{R_name} = {R:g}; raise {R_name} or use on_violation='clip'")
-                if full:
-                    rec.record("violations", k, over.sum(dim=(1, 2)).to(env.dtype))
-                if shared_draw:               # one draw per step, used by every node's S_R
-                    msgs = compress(S_up, v, u=env.compress_uniforms(1, d).expand(S, n, d))
-                else:
-                    msgs = env.compress(S_up, v, out="msgs")
-            watch("message", msgs, k)
-            total = msgs.sum(dim=1)
-            u = total / n
-            if downlink == "sign":
-                tied = total == 0
-                if full:
-                    rec.record("ties", k, tied.sum(-1).to(env.dtype))
-                s = _majority_vote(total, n, ties)
-            else:
-                s = env.compress(S_down, u)
-        if full:
-            rec.record("u", k, u)
-            rec.record("direction", k, s)
-        watch("direction s", s, k)
-        x = x - eta * s
-        watch("iterate x", x, k)
+        x = sign_step(env, st, x, k, gamma=gamma.at(k), beta=None if beta is None else beta.at(k),
+                      estimator=estimator, uplink=uplink, downlink=downlink, conv=conv, agg=agg, watch=watch,
+                      rec=rec if full else None)
         watch.done(k)
         rec.point(k + 1, x)
 
@@ -153,7 +176,7 @@ def sign_engine(name, problem, x0, iters, *, stepsize, momentum, seed, estimator
     up, down = _bits(centralized, n, d)
     grads = []
     res = rec.result(
-        stepsize=gammas, momentum=betas, bits_up=[up] * iters, bits_down=[down] * iters,
+        stepsize=gamma.per_run(), momentum=None if beta is None else beta.per_run(), bits_up=[up] * iters, bits_down=[down] * iters,
         grad_calls=[1.0] * iters, hvp_calls=[0.0] * iters, init_bits_up=0.0, grads=grads,
         config={"name": name, "seed": seed, "options": dict(options), "stepsize": stepsize.label,
                 "momentum": None if momentum is None else momentum.label, "n": n, "d": d,

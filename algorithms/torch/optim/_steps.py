@@ -10,9 +10,9 @@ own batched pieces to (1, n, d) tensors:
 * :func:`ef21_step` -- the engine's own iteration, :func:`algorithms.torch.ef21_family.ef21_step`
   (the same function the engine's loop calls: estimators, message, memories, server mirror,
   normalization and server step);
-* :func:`local_ef_step` -- EF / SAEF with :mod:`algorithms.torch.local_ef`'s evaluation point,
-  momentum step and local error;
-* :func:`sign_step` -- the sign methods with :mod:`algorithms.torch.sign`'s sign and majority vote.
+* :func:`local_ef_step` -- EF / SAEF: the engine's own iteration,
+  :func:`algorithms.torch.local_ef.local_ef_step`;
+* :func:`sign_step` -- the sign methods: the engine's own step, :func:`algorithms.torch.sign.sign_step`.
 
 What crosses clients goes through an *aggregate* object: :class:`LocalAggregate` (all n clients
 in this process: the messages are the (1, n, d) tensor itself) or the distributed runner's,
@@ -34,8 +34,9 @@ from .._kernels import compress as _compress
 from .._kernels import compress_sparse as _compress_sparse
 from ..ef21_family import LocalAggregate
 from ..ef21_family import ef21_step as _ef21_step
-from ..local_ef import _evaluation_point, _local_error, _momentum_step
-from ..sign import _check_bound, _check_sign_zero, _majority_vote, _sgn, _sign_momentum
+from ..local_ef import local_ef_step as _local_ef_step
+from ..sign import _check_bound, _check_sign_zero
+from ..sign import sign_step as _sign_step
 
 __all__ = ["ClientEnv", "LocalAggregate", "ef21_step", "local_ef_step", "sign_step", "sample_draws", "watch"]
 
@@ -156,41 +157,19 @@ def ef21_step(env, card, st: dict, x: torch.Tensor, k: int, *, gamma, eta, compr
 
 def local_ef_step(env, card, st: dict, x: torch.Tensor, t: int, *, eta, compressor, options: dict,
                   agg, server=None) -> torch.Tensor:
-    """One iteration of EF / SAEF ([002] Algorithm 1). ``st``: ``m``, ``e_loc`` (1, n, d), ``e_srv`` (1, d).
+    """One iteration of EF / SAEF ([002] Algorithm 1): the engine's own step
+    (:func:`algorithms.torch.local_ef.local_ef_step`). ``st``: ``m``, ``e_loc`` (1, n, d), ``e_srv`` (1, d).
 
     ``server``: the environment of the server's compression (default ``env``; the distributed
     runner passes the server stream every rank shares). Returns x_{t+1}.
     """
-    n, d = env.n, env.d
     if not st:
-        z = torch.zeros((1, n, d), device=env.device, dtype=env.dtype)
+        z = torch.zeros((1, env.n, env.d), device=env.device, dtype=env.dtype)
         st.update(m=z, e_loc=z.clone(), e_srv=torch.zeros_like(x), averaged=0.0)
-    average = card.step_ahead or options.get("error_averaging", False)
-    e_loc = st["e_loc"]
-    st["averaged"] = 0.0
-    if average and (t + 1) % options["p"] == 0:
-        e_loc = agg.mean(e_loc).unsqueeze(1).expand(1, n, d).clone()
-        st["averaged"] = 1.0
-    xi = env.sample()
-    y = _evaluation_point(env, x, e_loc, card.step_ahead)
-    g = env.grad(y, xi)
-    watch("gradient grad_i", g, t)
-    m = _momentum_step(st["m"], g, options["mu"])
-    delta_k = torch.mul(m, eta).add_(e_loc)
-    c_loc, idx, vals = env.compress_sparse(compressor, delta_k)
-    mean_msg = agg.message_mean(c_loc, idx, vals, compressor)
-    e_new = _local_error(delta_k, c_loc, idx, vals)
-    delta = st["e_srv"] + mean_msg
-    if options["double_way"]:
-        c = (server or env).compress(compressor, delta)
-        st["e_srv"] = delta - c
-        c = agg.downlink(c, compressor)
-    else:
-        c = agg.downlink(delta)
-    x_new = x - c
-    check_finite(x_new, t + 1)
-    st.update(m=m, e_loc=e_new)
-    return x_new
+    return _local_ef_step(env, st, x, t, eta=eta, mu=options["mu"], p=options["p"], step_ahead=card.step_ahead,
+                          average=card.step_ahead or options.get("error_averaging", False),
+                          double_way=options["double_way"], compressor=compressor, agg=agg, watch=watch,
+                          server=server)
 
 
 # ---------------------------------------------------------------------------------- sign methods
@@ -216,49 +195,21 @@ def sign_checks(card, options: dict) -> dict:
 
 def sign_step(env, card, st: dict, x: torch.Tensor, k: int, *, gamma, beta, conv: dict, agg,
               server=None) -> torch.Tensor:
-    """One step of a sign method of [003] (the sign engine's body). ``st``: ``v``. Returns x_{k+1}."""
-    centralized = card.centralized
-    g = env.grad(x, env.sample())
-    watch("gradient grad_i", g, k)
-    if centralized:
-        g = agg.mean(g).unsqueeze(1)
+    """One step of a sign method of [003]: the engine's own step (:func:`algorithms.torch.sign.sign_step`)
+    with the card's estimator, uplink and downlink. ``st``: ``v``. Returns x_{k+1}."""
     if "v" not in st:
-        st["v"] = torch.zeros(g.shape, device=env.device, dtype=env.dtype)
-    v = st["v"]
-    if card.estimator == "grad":
-        v = g
-    elif card.estimator == "signum":
+        rows = 1 if card.centralized else env.n
+        st["v"] = torch.zeros((1, rows, env.d), device=env.device, dtype=env.dtype)
+    if card.estimator == "signum":
         top = float(torch.as_tensor(beta).max())          # per-group values may form a vector
         if top >= 1.0:
             raise ValueError(f"momentum must lie in (0, 1) for {card.name!r} (Signum weighs the previous "
                              f"momentum by beta); got {top:g}")
-    if card.estimator != "grad":
-        v = _sign_momentum(v, g, beta, k, card.estimator, conv["convention"])
-    st["v"] = v
-    if centralized:
-        s = _sgn(v[:, 0], conv["zero"])
-    else:
-        if card.uplink == "sign":
-            msgs = _sgn(v, conv["zero"])
-        else:
-            if conv["on_violation"] == "raise" and bool((v.abs() > conv["R"]).any()):
-                raise ValueError(f"{card.bound} must bound ||v||_inf for the stochastic sign at iteration {k}: "
-                                 f"||v||_inf = {float(v.abs().max()):g} > {conv['R']:g}; raise "
-                                 f"{card.bound} or use on_violation='clip'")
-            if conv["shared_draw"]:
-                u = (server or env).compress_uniforms(1, env.d).expand(1, env.n, env.d)
-                msgs = _compress(conv["S_up"], v, u=u)
-            else:
-                msgs = env.compress(conv["S_up"], v)
-        total = agg.vote(msgs)
-        if card.downlink == "sign":
-            s = _majority_vote(total, agg.n, conv["ties"])
-        else:
-            s = (server or env).compress(conv["S_down"], total / agg.n)
-        s = agg.downlink(s, signs=True)
-    x_new = x - gamma * s
-    check_finite(x_new, k + 1)
-    return x_new
+    full = {"zero": conv["zero"], "ties": conv["ties"], "convention": conv["convention"],
+            "on_violation": conv["on_violation"], "shared_draw": conv["shared_draw"],
+            "S_up": conv.get("S_up"), "S_down": conv.get("S_down"), "R": conv.get("R"), "R_name": card.bound}
+    return _sign_step(env, st, x, k, gamma=gamma, beta=beta, estimator=card.estimator, uplink=card.uplink,
+                      downlink=card.downlink, conv=full, agg=agg, watch=watch, server=server)
 
 
 def sample_draws(problem, client: int, rng) -> Callable[[str], Any]:
