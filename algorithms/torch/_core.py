@@ -130,6 +130,9 @@ class RunValues:
 
 #: steps of per-run schedule values prepared at once
 _RUN_BLOCK = 256
+#: at most this many numbers of iterates (runs x steps x d) whose statistics are evaluated at once
+#: under record != "all"
+_STAT_NUMBERS = 1 << 18
 
 
 def normalize(v: torch.Tensor, blocks=None) -> torch.Tensor:
@@ -525,7 +528,9 @@ class Recorder:
     What it keeps follows the record policy of the run (:mod:`algorithms.result`): under
     ``"all"`` every iterate (the exact f and gradient of all of them are evaluated at the end, in
     chunks); otherwise only the iterates of the policy's rows, with f, ||grad f||_2 and
-    ||grad f||_1 evaluated at every point as it is recorded, and no per-step vector diagnostics.
+    ||grad f||_1 of every point evaluated on the fly -- a block of up to 256 steps and
+    :data:`_STAT_NUMBERS` numbers (all runs) at a time, so memory stays that of the block -- and no
+    per-step vector diagnostics.
     """
 
     env: Env
@@ -547,16 +552,32 @@ class Recorder:
             self._f = torch.empty(shape, device=e.device, dtype=e.dtype)
             self._l2 = torch.empty(shape, device=e.device, dtype=e.dtype)
             self._l1 = torch.empty(shape, device=e.device, dtype=e.dtype)
+            steps = max(1, min(256, _STAT_NUMBERS // (e.S * e.d)))
+            self._block = torch.empty((e.S, steps, e.d), device=e.device, dtype=e.dtype)
+            self._pending: list[int] = []                 # steps whose points wait in the block
 
     def point(self, k: int, x: torch.Tensor) -> None:
         j = self._slot.get(int(k))
         if j is not None:
             self.x.select(1, j).copy_(x)
         if self._online:
-            self._f[:, k] = self.env.oracle.f(x)
-            G = self.env.oracle.grad_f(x)
-            self._l2[:, k] = torch.linalg.vector_norm(G, dim=-1)
-            self._l1[:, k] = G.abs().sum(-1)
+            if self._pending and self._pending[-1] + 1 != k:
+                self._flush()                             # the block holds consecutive steps only
+            self._block.select(1, len(self._pending)).copy_(x)
+            self._pending.append(int(k))
+            if len(self._pending) == self._block.shape[1]:
+                self._flush()
+
+    def _flush(self) -> None:
+        """f, ||grad f||_2 and ||grad f||_1 of the points waiting in the block."""
+        if not self._pending:
+            return
+        k0, m = self._pending[0], len(self._pending)
+        f, G = self.exact(self._block[:, :m])
+        self._f[:, k0:k0 + m] = f
+        self._l2[:, k0:k0 + m] = torch.linalg.vector_norm(G, dim=-1)
+        self._l1[:, k0:k0 + m] = G.abs().sum(-1)
+        self._pending = []
 
     def record(self, key: str, k: int, value, length: int | None = None) -> None:
         """Store a per-run value (S, ...) at index k of diagnostic ``key`` (allocated on first use)."""
@@ -598,6 +619,7 @@ class Recorder:
                grads: list | None = None) -> Result:
         e = self.env
         if self._online:
+            self._flush()
             fvals, gnorm = self._f, self._l2
         else:
             fvals, G = self.exact(self.x)
