@@ -442,7 +442,7 @@ def main(argv=None) -> int:
         for r in mine:
             r["exponent_ref"], r["exponent_eng"] = b_ref, b_eng
         rows.extend(mine)
-    target = [r for r in rows if (r["n"], r["d"], r["seeds"]) == (10, 10_000, 16)]
+    target = [r for r in rows if (r.get("n"), r.get("d"), r.get("seeds")) == (10, 10_000, 16)]
     if target:
         worst = min(r["speedup"] for r in target)
         worst_light = min(r["speedup_light"] for r in target)

@@ -278,3 +278,12 @@ def test_benchmark_measures_and_fits(capsys):
     assert bench.scaling_exponent(rows, "ref_s_per_iter") == pytest.approx(1.0)
     assert bench.main(["--algorithms", "nope"]) == 2
     assert "name must be one of" in capsys.readouterr().err
+
+
+def test_benchmark_compares_separate_and_grouped_runs(capsys):
+    """The grouped-runs row: the same figures (asserted inside) and both times measured."""
+    from benchmarks import engine as bench
+
+    row = bench.grouped_runs(iters=20, seeds=4, batch=2)
+    assert row["runs"] == 12 and row["separate_s"] > 0 and row["grouped_s"] > 0
+    assert "figures bit-identical" in capsys.readouterr().out
