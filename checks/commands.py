@@ -574,7 +574,7 @@ def cmd_fit(args) -> int:
     stat = rates.mean_stat(Y)
     S = len(seeds)
     rule = args.rule
-    from .claims_rates import TOL_FIXED, TOL_WINDOW
+    from .verdicts import TOL_FIXED, TOL_WINDOW
 
     tol = args.tol if args.tol is not None else (TOL_WINDOW if rule == "tight" else TOL_FIXED)
     if tol < 0 or not math.isfinite(tol):

@@ -57,21 +57,21 @@ FINDINGS: dict[str, Finding] = {
         "95 % paired t-intervals): per epoch no normalized momentum variant is shown below every EF21 baseline "
         "(all INCONCLUSIVE; EF21-MVR-norm is above EF21-SGDM, late loss 0.069 vs 0.052), HM is not best "
         "(0.058 vs IGT 0.050), and per wall-clock IGT is behind EF21-SGDM-norm (0.177 vs 0.075)",
-        "checks/claims_qualitative.py (S000-Q); " + _DL.format("000")),
+        "checks/paper_000.py (S000-Q); " + _DL.format("000")),
     "S002-Q": Finding(
         FAIL,
         "[002]'s protocol on a CPU-sized problem (digits, MLP, 10 clients, momentum 0.9, 8 epochs, 3 seeds, "
         "95 % paired t-intervals): SAEF is below EF at Top-1 % (late loss 0.340 vs 0.597) and 10 %, "
         "inconclusive at 5 %, but above uncompressed SGDM at every sparsity (1 %: 0.340 vs 0.048); the gain's "
         "growth with sparsity and the benefit of a smaller averaging period p are inconclusive",
-        "checks/claims_qualitative.py (S002-Q); " + _DL.format("002")),
+        "checks/paper_002.py (S002-Q); " + _DL.format("002")),
     "S003-Q": Finding(
         FAIL,
         "[003]'s protocol on a CPU-sized problem (digits, MLP, 10 clients, lr and beta grid-searched, 3 seeds, "
         "95 % paired t-intervals): SMM vs signSGD, SGDM, AdamW is inconclusive (late loss 0.100 vs 0.136, "
         "0.048, 0.047); MVSM v1 (0.830) and v2 (1.516) are above majority-vote signSGD (0.144) and "
         "Signum (0.112)",
-        "checks/claims_qualitative.py (S003-Q); " + _DL.format("003")),
+        "checks/paper_003.py (S003-Q); " + _DL.format("003")),
     "S003-T3": Finding(
         INCONCLUSIVE,
         "the bound holds with a wide margin (A_1 <= 8.7 against a bound >= 79 for n in {1, 4, 16}) and the n-part "

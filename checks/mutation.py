@@ -40,6 +40,10 @@ _CHECK_CORE = ("checks/mutants.py", "checks/runner.py", "checks/context.py", "ch
                "checks/claim.py", "checks/catalog.py", "checks/cache.py")
 
 
+#: an import of a claim module or of a shared helper module of the claims (checks.verdicts, ...)
+_HELPER_IMPORT = re.compile(r"from \.(paper_\w+|verdicts|instances|experiment_protocol) import")
+
+
 def source_version(claim: Claim | None = None) -> str:
     """A hash of the sources an outcome depends on: ``algorithms/``, ``eftheory/``, the core of ``checks/``
     and the claim's own modules (``Claim.sources``, with the modules they import from). A stored outcome is
@@ -52,9 +56,9 @@ def source_version(claim: Claim | None = None) -> str:
         files.update(str(p.relative_to(ROOT)) for p in (ROOT / "checks").glob("*.py"))
     else:
         files.update(claim.sources)
-        for src in claim.sources:                            # and the claim modules it imports helpers from
+        for src in claim.sources:                            # and the helper modules it imports from
             text = (ROOT / src).read_text() if (ROOT / src).exists() else ""
-            files.update(f"checks/claims_{m}.py" for m in re.findall(r"from \.claims_(\w+) import", text))
+            files.update(f"checks/{m}.py" for m in _HELPER_IMPORT.findall(text))
     return code_version(files, ROOT)
 
 

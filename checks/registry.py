@@ -1,4 +1,5 @@
-"""Collects ``CLAIMS`` from every ``checks/claims_*.py`` module and merges them with the catalog.
+"""Collects ``CLAIMS`` from every ``checks/paper_*.py`` module (one per paper, and ``paper_cross`` for the
+claims several papers share) and merges them with the catalog.
 
 Every catalog id appears exactly once in :func:`all_claims`: the executable claim a module
 defines, or the catalog row (PENDING, with its reason). A module may define only catalog ids and
@@ -22,7 +23,7 @@ DEFAULT_PENDING = "no executable check in this version"
 
 def claim_modules() -> list[str]:
     here = Path(__file__).parent
-    return sorted(f"checks.{m.name}" for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("claims_"))
+    return sorted(f"checks.{m.name}" for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("paper_"))
 
 
 _ERRORS: dict[str, str] = {}

@@ -687,7 +687,7 @@ def _instance_curves() -> dict:
     C = TopK(1)
     a = C.alpha(prob.dim)
     gamma = theory_stepsize(prob.L, prob.L_tilde, a)
-    from checks.claims_pointwise import seeded      # the ledger's starting points (EF21-T1, S004-C2)
+    from checks.verdicts import seeded      # the ledger's starting points (EF21-T1, S004-C2)
 
     x0 = 20.0 + seeded("EF21-T1p", 0).standard_normal(4)
     K = 200

@@ -543,9 +543,9 @@ def test_rate_claims_save_their_plot_data():
     """The one plotting call site of the rate claims stores the data `eftheory plot` redraws from."""
     import inspect
 
-    from checks import claims_rates
+    from checks import verdicts
 
-    src = inspect.getsource(claims_rates._plot)
+    src = inspect.getsource(verdicts._plot)
     assert "save_plot_data(" in src and src.index("save_plot_data(") < src.index("loglog_plot(")
 
 

@@ -276,7 +276,7 @@ def test_ef21_theorem_longer_horizons(alpha):
 
 
 def test_ledger_keys():
-    from checks.claims_bounds import PEP_HORIZON_EF21, _pep_ef21, _pep_norm
+    from checks.paper_004 import PEP_HORIZON_EF21, _pep_ef21, _pep_norm
 
     out = _pep_ef21([("poly", 1, 3.0, 0.25, pep.ef21_theory_gamma(0.25) / 3.0, 2.0, 0.5, 0.01),
                      ("many", 20, 1.0, 0.1, 0.05, 1.0, 0.0, 0.01),
@@ -295,7 +295,7 @@ def test_ledger_keys():
 
 
 def test_ledger_without_the_extra(monkeypatch):
-    from checks.claims_bounds import _pep_ef21, _pep_norm
+    from checks.paper_004 import _pep_ef21, _pep_norm
 
     monkeypatch.setitem(sys.modules, "PEPit", None)
     out = _pep_ef21([("poly", 1, 1.0, 0.25, 0.13, 2.0, 0.5, 0.01)])
