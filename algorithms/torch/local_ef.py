@@ -65,7 +65,7 @@ def local_ef_step(env, st: dict, x, t: int, *, eta, mu: float, p, step_ahead: bo
     The one implementation of the step outside the reference: the engine's loop, the
     ``torch.optim`` optimizers and the ``torch.distributed`` runner call it. ``st`` carries
     ``m``, ``e_loc`` (S, n, d), ``e_srv`` (S, d) and optionally ``spare`` (a buffer of the shape
-    of m that the next :math:`\Delta^{(k)}` is written into); after the call also ``averaged``
+    of m that the next :math:`\\Delta^{(k)}` is written into); after the call also ``averaged``
     (1.0 when the local errors were averaged at t) and ``x``. ``agg``: the reductions over
     workers; ``server``: the environment of the server's compression (default ``env``);
     ``before(t, x, e_loc, e_srv)``: called with the state entering the step (the engine's
