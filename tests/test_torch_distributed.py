@@ -66,6 +66,8 @@ class LogisticProblem:
                 return np.full(self.dim, np.nan)
             if self.fault == "hang":
                 time.sleep(600)
+            if self.fault == "die":
+                os._exit(3)                   # the process is gone: no exception, no message
         A, b = self._rows(i, xi)
         s = -b / (1.0 + np.exp(b * (A @ x)))
         return A.T @ s / len(b) + self.lam * 2 * x / (1 + x**2) ** 2
@@ -287,6 +289,13 @@ def test_a_rank_that_raises_stops_every_rank_with_its_own_error():
 def test_a_nan_on_one_rank_is_a_finding_of_the_run():
     msg, took = _fault("nan")
     assert "\n" not in msg and "rank 1" in msg and "non-finite" in msg and "iteration 2" in msg
+    assert took < 60
+
+
+def test_a_rank_that_dies_stops_every_rank_within_a_minute():
+    """A rank gone without a word (os._exit) is named with its exit code; the others' gloo errors are not the message."""
+    msg, took = _fault("die")
+    assert "\n" not in msg and "rank(s) 1 (exit code 3) died" in msg, msg
     assert took < 60
 
 

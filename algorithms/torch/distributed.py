@@ -809,10 +809,28 @@ def _failure(folder: str, hung: list[int], codes: list, timeout_s: float) -> str
         return (f"distributed run failed: rank(s) {names} stopped responding; the others timed out after "
                 f"timeout_s={timeout_s:g} s waiting for them")
     comm = _read_errors(folder, kinds=("comm",))
+    spoke = {r for r, _ in comm}
+    died = [r for r, c in enumerate(codes) if c not in (None, 0) and r not in spoke]
+    if died:                          # gone without a word (killed, os._exit, a crash): the others' collectives fail
+        how = ", ".join(f"{r} (exit code {codes[r]}{_signal_name(codes[r])})" for r in died)
+        return (f"distributed run failed: rank(s) {how} died without a message; the other ranks' collectives "
+                "failed on the lost connection")
     if comm:
         r, text = comm[0]
-        return f"distributed run failed: {text}"
+        return "distributed run failed: " + " ".join(text.split())
     return f"distributed run failed: ranks exited with codes {codes} without a message"
+
+
+def _signal_name(code) -> str:
+    """', killed by SIGKILL' for a negative exit code (the process was ended by a signal), else ''."""
+    if isinstance(code, int) and code < 0:
+        import signal
+
+        try:
+            return f", killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f", killed by signal {-code}"
+    return ""
 
 
 def run_distributed(name: str, problem_factory: Callable[[], Any], compressor, x0, iters: int, *,
