@@ -335,6 +335,8 @@ def _train(method, hp, *, dataset, arch, epochs, seed, topk, batch, schedule, n_
     import torch
     import torch.nn.functional as F
 
+    from eftheory.validation import NonFiniteError
+
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got {schedule!r}")
     fed = fed or make_federation(dataset, n_clients, seed=split_seed)
@@ -382,7 +384,7 @@ def _train(method, hp, *, dataset, arch, epochs, seed, topk, batch, schedule, n_
                         loss = sum(closure(i, True) for i in range(n)) / n
                         loss.backward()
                         opt.step()
-            except ValueError:      # a non-finite iterate reported by an optimizer
+            except NonFiniteError:  # a non-finite value reported by an optimizer; any other error is raised
                 diverged = True
             wall += time.perf_counter() - t0
         if not diverged:

@@ -104,3 +104,17 @@ def test_late_phase_and_loss_at_time():
     assert ex.late_phase(np.arange(9.0)) == pytest.approx(7.5)
     assert ex.loss_at_time([0.0, 1.0, 2.0], [3.0, 2.0, 1.0], 1.5) == pytest.approx(1.5)
     assert ex.loss_at_time([0.0, 1.0], [3.0, 2.0], 5.0) == 2.0
+
+
+def test_only_a_non_finite_value_counts_as_divergence(fed, monkeypatch):
+    """A step that overflows marks the run diverged; any other error of a step is raised, not hidden."""
+    rec = ex.run("ef21-sgd", {"lr": 1e200}, arch="mlp", epochs=2, seed=0, fed=fed, batch=64)
+    assert rec["diverged"][-1] == 1.0 and rec["train_loss"][-1] == np.inf
+    from algorithms.torch.optim import _steps
+
+    def broken(*a, **kw):
+        raise ValueError("a defect that is not divergence")
+
+    monkeypatch.setattr(_steps, "ef21_step", broken)
+    with pytest.raises(ValueError, match="not divergence"):
+        ex.run("ef21-sgd", {"lr": 0.1}, arch="mlp", epochs=1, seed=0, fed=fed, batch=64)
