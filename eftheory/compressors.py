@@ -243,6 +243,21 @@ class Compressor:
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
+    def params(self) -> dict:
+        """``{"class": "module.QualName", <attribute>: value, ...}``: the class and the public instance
+        attributes (the constructor's parameters, ``k``, ``shared_seed``, ``R``, the blocks of
+        :class:`Blockwise` as their own ``params()``), so a run description can be keyed by them."""
+        out = {"class": f"{type(self).__module__}.{type(self).__qualname__}"}
+        for name, value in sorted(vars(self).items()):
+            if name.startswith("_"):
+                continue
+            if isinstance(value, (tuple, list)):
+                value = [v.params() if isinstance(v, Compressor) else v for v in value]
+            elif isinstance(value, Compressor):
+                value = value.params()
+            out[name] = value
+        return out
+
 
 class Identity(Compressor):
     r"""The identity :math:`\mathcal C(v)=v` (no compression).

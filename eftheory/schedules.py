@@ -12,6 +12,10 @@ schedule and validates values. Schedules are vectorised through :meth:`Schedule.
 Every schedule built here is made of module-level callable objects (:class:`Constant`,
 :class:`Polynomial`, :class:`Checked`), so it pickles (an optimizer's ``state_dict`` holding
 one can be saved with ``torch.save``); a user's own callable pickles if it does.
+
+:meth:`Schedule.params` names a schedule by the parameters of those objects (exact floats, not the
+rounded label), so a run description can be keyed by it; a schedule of a user's own callable has
+parameters only when the callable has a ``params()`` method.
 """
 
 from __future__ import annotations
@@ -47,6 +51,22 @@ class Schedule:
     def __repr__(self) -> str:
         return f"Schedule({self.label})"
 
+    def params(self) -> dict:
+        """The parameters of ``fn`` (``{"class": "Constant", "value": ...}``, ...); the label is not one.
+
+        ValueError when ``fn`` has no ``params()`` (a lambda, a user's function): such a schedule
+        cannot be told from another by its description.
+        """
+        return _params_of(self.fn, self.label)
+
+
+def _params_of(fn, label) -> dict:
+    params = getattr(fn, "params", None)
+    if not callable(params):
+        raise ValueError(f"the schedule {label!r} has no parameters to describe it by: its function "
+                         f"{type(fn).__name__} has no params() method (use constant/polynomial/horizon)")
+    return params()
+
 
 @dataclass(frozen=True)
 class Constant:
@@ -56,6 +76,9 @@ class Constant:
 
     def __call__(self, k: int) -> float:
         return self.value
+
+    def params(self) -> dict:
+        return {"class": "Constant", "value": self.value}
 
 
 @dataclass(frozen=True)
@@ -74,6 +97,9 @@ class Polynomial:
             return self.gamma0 * (2.0 / (k + 2.0)) ** self.p
         return self.gamma0 * (k + 1.0) ** (-self.p)
 
+    def params(self) -> dict:
+        return {"class": "Polynomial", "gamma0": self.gamma0, "p": self.p, "base": self.base}
+
 
 @dataclass(frozen=True)
 class Checked:
@@ -85,6 +111,9 @@ class Checked:
 
     def __call__(self, k: int) -> float:
         return check_real(f"{self.name}({k})", self.fn(k), low=0.0, high=self.high, low_open=True)
+
+    def params(self) -> dict:
+        return {"class": "Checked", "fn": _params_of(self.fn, self.name), "name": self.name, "high": self.high}
 
 
 def constant(value: float, *, name: str = "stepsize") -> Schedule:

@@ -2,12 +2,16 @@
 
 Built-ins: :class:`LogisticRegression` (with :func:`synthetic_logistic`, :func:`breast_cancer`,
 :func:`load_libsvm`), :class:`Polynomial`, :class:`StochasticQuadratic` (problems Q and Q4 via
-:func:`problem_q`, :func:`problem_q4`), :class:`SeparableQuadratic` and
-:class:`HeterogeneousSignProblem`.
+:func:`problem_q`, :func:`problem_q4`), :class:`SeparableQuadratic`,
+:class:`HeterogeneousSignProblem`, :class:`HomogeneousNoisyQuadratic` and :class:`NoisyLinear`.
+
+Every built-in problem names itself by its class and constructor arguments (``params()``, from
+:class:`eftheory.problems._common.Parametrised`), which is what a ledger run is keyed by.
 """
 
 from .base import Problem, exact_grad_norm, global_grad, require
 from .data import breast_cancer, load_libsvm
+from .linear import NoisyLinear
 from .logistic import LogisticRegression, synthetic_logistic
 from .polynomial import Polynomial
 from .quadratic import HomogeneousNoisyQuadratic, StochasticQuadratic, problem_q, problem_q4
@@ -18,5 +22,5 @@ __all__ = [
     "Problem", "exact_grad_norm", "global_grad", "require",
     "LogisticRegression", "synthetic_logistic", "load_libsvm", "breast_cancer",
     "Polynomial", "StochasticQuadratic", "problem_q", "problem_q4",
-    "SeparableQuadratic", "HeterogeneousSignProblem",
+    "SeparableQuadratic", "HeterogeneousSignProblem", "NoisyLinear",
 ]

@@ -50,7 +50,7 @@ from scipy.special import expit
 from eftheory.derivations.problems import logistic_constants
 from eftheory.validation import check_int, check_matrix, check_real
 
-from ._common import as_direction, as_point, check_client
+from ._common import Parametrised, as_direction, as_point, check_client
 
 __all__ = ["LogisticRegression", "synthetic_logistic", "reg_h", "reg_grad", "reg_curv"]
 
@@ -108,7 +108,7 @@ def _partition(clients, N: int) -> tuple[np.ndarray, ...]:
     return parts
 
 
-class LogisticRegression:
+class LogisticRegression(Parametrised):
     r"""Nonconvex-regularised logistic regression (see the module docstring for the formulas).
 
     Attributes (read by the batched engine; all float64 / intp NumPy arrays):

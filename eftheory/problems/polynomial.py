@@ -35,7 +35,7 @@ from scipy.optimize import minimize_scalar
 from eftheory.derivations.problems import polynomial_box_L, polynomial_L0, polynomial_lambda
 from eftheory.validation import check_int, check_real
 
-from ._common import as_direction, as_point, check_client
+from ._common import Parametrised, as_direction, as_point, check_client
 from .logistic import reg_curv, reg_grad, reg_h
 
 __all__ = ["Polynomial", "poly_curvature_min"]
@@ -56,7 +56,7 @@ def poly_curvature_min() -> tuple[float, float]:
     return float(res.fun), float(res.x)
 
 
-class Polynomial:
+class Polynomial(Parametrised):
     r"""Quartic-plus-nonconvex-regulariser test function (formulas in the module docstring).
 
     Give either ``lam`` (with ``L1``, default 4) or ``L0`` (with ``L1``); with neither, the

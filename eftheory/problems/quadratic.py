@@ -49,7 +49,7 @@ from scipy import integrate, special
 
 from eftheory.validation import check_int, check_real
 
-from ._common import as_direction, as_point, check_client
+from ._common import Parametrised, as_direction, as_point, check_client
 
 __all__ = ["StochasticQuadratic", "HomogeneousNoisyQuadratic", "problem_q", "problem_q4", "random_spd"]
 
@@ -79,7 +79,7 @@ def _expected_max_square(s: float, d: int) -> float:
     return float(s * s * val)
 
 
-class StochasticQuadratic:
+class StochasticQuadratic(Parametrised):
     r"""Problems Q (ρ = 0) and Q4 (ρ > 0); formulas and constants in the module docstring.
 
     Attributes (float64 arrays; the batched engine reads them):
@@ -302,7 +302,7 @@ def problem_q4(seed: int = 0, d: int = 10, n: int = 4, *, zeta_std: float = 0.5,
                      eig_low=eig_low, eig_high=eig_high)
 
 
-class HomogeneousNoisyQuadratic:
+class HomogeneousNoisyQuadratic(Parametrised):
     r"""n identical clients :math:`f_i(x;\xi)=\tfrac12x^\top Hx-(b+\varepsilon)^\top x`, :math:`\varepsilon\sim\mathcal N(0,\sigma^2I/d)`.
 
     H diagonal with entries log-spaced in [h_min, h_max], b ~ N(0, I) from ``seed``; every client holds

@@ -40,7 +40,7 @@ import numpy as np
 
 from eftheory.validation import check_choice, check_int, check_real
 
-from ._common import as_direction, as_point, check_client
+from ._common import Parametrised, as_direction, as_point, check_client
 
 __all__ = ["SeparableQuadratic", "HeterogeneousSignProblem", "NOISE_LAWS"]
 
@@ -65,7 +65,7 @@ def _curvatures(h, d: int, rng: np.random.Generator) -> np.ndarray:
     return h
 
 
-class _DiagonalQuadratic:
+class _DiagonalQuadratic(Parametrised):
     r"""The deterministic part :math:`f(x)=\tfrac12\sum_j h_j x_j^2` shared by the sign-method problems."""
 
     dim: int
