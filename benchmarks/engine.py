@@ -322,13 +322,16 @@ def grouped_runs(iters: int = 2000, seeds: int = 64, batch: int = 32) -> dict:
     "grouped": :func:`checks.simulate.run_group`, one call for all. The figures are equal bit
     for bit (asserted here); the times are measured in this run.
     """
-    from checks.simulate import RunSpec, run_batch, run_group
+    from checks.simulate import X0, RunSpec, run_batch, run_group
+    from eftheory.compressors import TopK
+    from eftheory.problems import problem_q
+    from eftheory.schedules import constant
 
-    prob = {"kind": "Q", "seed": 0, "eps_std": 3.0}
+    prob = problem_q(seed=0, eps_std=3.0)
     g = (iters + 1) ** -0.75
     variants = ((g, (iters + 1) ** -0.5), (10 * g, (iters + 1) ** -0.5), (g, 1.0))
-    specs = [RunSpec("ef21-sgdm-norm", prob, "topk:2", {"rule": "around_opt", "scale": 3.0, "seed": 0}, iters,
-                     ("const", a), ("const", b), {"init": "zero"}, extract="mean") for a, b in variants]
+    specs = [RunSpec("ef21-sgdm-norm", prob, TopK(2), X0("around_opt", scale=3.0, seed=0), iters,
+                     constant(a), constant(b), {"init": "zero"}, extract="mean") for a, b in variants]
     units = [(sp, list(range(s0, min(seeds, s0 + batch)))) for sp in specs for s0 in range(0, seeds, batch)]
     run_group(units[:2])                                              # warm-up
     t0 = time.perf_counter()

@@ -3,14 +3,25 @@ r"""Problem instances and run helpers that the claims of several papers share.
 The paper problems (the synthetic logistic regression and the polynomial of [004]/[001] App. F/G),
 problem Q of RATES.md, the compressor test vectors, a mutated-memory state for the lemma controls
 and normalized compressed gradient descent without error feedback (the mechanism control of the
-[004]/[001] bounds). :func:`_run` is the one entry to :func:`algorithms.run` of the checks.
+[004]/[001] bounds). :func:`_run` is the one entry to :func:`algorithms.run` of the checks;
+:func:`cached_problem` builds the problem of a run description once per process.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
-__all__ = []
+__all__ = ["cached_problem"]
+
+
+@lru_cache(maxsize=64)
+def cached_problem(factory, **kwargs):
+    """``factory(**kwargs)`` (a problem class or factory of :mod:`eftheory.problems`), built once per
+    arguments: the specs of a claim that name the same problem share one instance (some, such as
+    the logistic regression and the sign problems' G, are costly to build)."""
+    return factory(**kwargs)
 
 
 def _run(name, problem, comp, x0, iters, **kw):

@@ -80,12 +80,14 @@ class Mutant:
     equivalent: dict = field(default_factory=dict)
 
     def touches(self, algorithm: str, compressor: Any = None) -> bool:
-        """Whether a run of ``algorithm`` with ``compressor`` (a run-spec string or None) can change."""
+        """Whether a run of ``algorithm`` with ``compressor`` can change: ``compressor`` is an
+        :mod:`eftheory.compressors` instance (matched by its ``name``, ``"topk"``, ``"randk"``, ...),
+        such a name, or None."""
         if self.algorithms is not None and algorithm not in self.algorithms:
             return False
         if self.compressors is not None:
-            kind = str(compressor or "").partition(":")[0]
-            return kind in self.compressors
+            kind = compressor if compressor is None or isinstance(compressor, str) else compressor.name
+            return (kind or "") in self.compressors
         return True
 
     def equivalent_for(self, claim_id: str) -> str:

@@ -27,15 +27,16 @@ import time
 
 import numpy as np
 
-from eftheory import rates
+from eftheory import compressors, rates, schedules
+from eftheory.problems import problem_q, problem_q4
 
 from .catalog import claim
 from .claim import FAIL, ControlOutcome, Outcome
 from .experiment_protocol import (REPLICATE, TUNE_SEEDS, _EXP_SOURCES, _Runner, _cmp, _combine, _control_of, _grid,
                                   _late, _method_table, _plots, _setting, _sub)
-from .instances import _logistic, _q_problem, _run, _vectors
+from .instances import _logistic, _q_problem, _run, _vectors, cached_problem
 from .plots import band
-from .simulate import RunSpec, schedule_values
+from .simulate import X0, RunSpec, schedule_values
 from .verdicts import (RTOL, RULE_I, RULE_P, TOL_WINDOW, _all_hold, _control, _fit, _merge, _n_seeds, _plot,
                        _tight_rule, control, finish, ineq_figures, message_figures, seeded, step_length_figures)
 
@@ -340,6 +341,10 @@ _S000 = {
 }
 
 
+#: the problems of the S000 runs by their RATES.md names (seed 0)
+_PROBLEMS = {"Q": lambda: cached_problem(problem_q, seed=0), "Q4": lambda: cached_problem(problem_q4, seed=0)}
+
+
 class _Anytime:
     """Grid, points and the run spec of the S000 anytime runs for a tier."""
 
@@ -353,15 +358,18 @@ class _Anytime:
         self.index = {p: j for j, p in enumerate(self.points)}
 
     def spec(self, alg, problem, p, q, *, const=False, eta_one=False, label=""):
-        step = ("const", (2.0 / (self.grid[0] + 2.0)) ** p) if const else ("poly", 1.0, p)
-        mom = ("const", 1.0) if eta_one else (("poly", 1.0, q) if q is not None else None)
-        return RunSpec(alg, {"kind": problem, "seed": 0}, "topk:2", {"rule": "around_opt", "scale": 3.0, "seed": 0},
+        step = (schedules.constant((2.0 / (self.grid[0] + 2.0)) ** p) if const
+                else schedules.polynomial(1.0, p))
+        mom = (schedules.constant(1.0, name="momentum") if eta_one
+               else (schedules.polynomial(1.0, q) if q is not None else None))
+        return RunSpec(alg, _PROBLEMS[problem](), compressors.TopK(2), X0("around_opt", scale=3.0, seed=0),
                        self.kmax, step, mom, {"init": "gradient"},
                        points=self.points, label=label or f"{alg} {problem} p={p:.4g} q={q}")
 
     def unnormalized(self, problem):
-        return RunSpec("ef21-sgdm", {"kind": problem, "seed": 0}, "topk:2", {"rule": "around_opt", "scale": 3.0, "seed": 0},
-                       self.kmax, ("const", 0.1), ("const", 0.1), {"init": "gradient"}, points=self.points,
+        return RunSpec("ef21-sgdm", _PROBLEMS[problem](), compressors.TopK(2), X0("around_opt", scale=3.0, seed=0),
+                       self.kmax, schedules.constant(0.1), schedules.constant(0.1, name="momentum"),
+                       {"init": "gradient"}, points=self.points,
                        label=f"ef21-sgdm (unnormalized) {problem} gamma=eta=0.1")
 
     def quantities(self, spec, arrays, K):

@@ -16,13 +16,13 @@ import time
 
 import numpy as np
 
-from eftheory import rates
+from eftheory import compressors, rates, schedules
 from eftheory.derivations.sgdm import theorem2_schedule
 
 from .catalog import claim
 from .claim import FAIL, PASS, ControlOutcome, Outcome
-from .instances import _logistic, _mutated_memory, _normalized_compressed_gd, _poly, _q_problem, _run
-from .simulate import RunSpec
+from .instances import _logistic, _mutated_memory, _normalized_compressed_gd, _poly, _q_problem, _run, cached_problem
+from .simulate import X0, RunSpec
 from .verdicts import (PEP_NOT_EXPRESSIBLE, RULE_B, RULE_P, _control, _fixed_plot, _merge, _n_seeds, _plot,
                        _rule_measured, _slack, _tight_rule, control, finish, ineq_figures, seeded)
 
@@ -182,9 +182,10 @@ def _s001_t3(ctx):
 
 # ----------------------------------------------------------------------------- S001-T2 and S001-EQ5
 
-def _s001_spec(prob, K, gamma, eta, label, x0=None, comp="topk:2"):
-    return RunSpec("ef21-sgdm-norm", prob, comp, x0 or {"rule": "around_opt", "scale": 3.0, "seed": 0}, int(K),
-                   ("const", gamma), ("const", eta), {"init": "zero"}, extract="mean", label=label)
+def _s001_spec(prob, K, gamma, eta, label):
+    return RunSpec("ef21-sgdm-norm", prob, compressors.TopK(2), X0("around_opt", scale=3.0, seed=0), int(K),
+                   schedules.constant(gamma), schedules.constant(eta, name="momentum"), {"init": "zero"},
+                   extract="mean", label=label)
 
 
 def _s001_t2(ctx) -> Outcome:
@@ -195,7 +196,9 @@ def _s001_t2(ctx) -> Outcome:
     # problem Q with additive noise eps_std = 3 (sigma dominated by the noise): there normalized EF21-SGD without
     # momentum stalls at a noise floor (slope -0.166 over K = 1e3..1.6e4, 16 seeds), while on the default
     # eps_std = 1/sqrt(d) it decays at the same K^-1/4 (slope -0.248: the control would not be rejected)
-    prob = {"kind": "Q", "seed": 0, "eps_std": 3.0}
+    from eftheory.problems import problem_q
+
+    prob = cached_problem(problem_q, seed=0, eps_std=3.0)
     main = [_s001_spec(prob, K, *theorem2_schedule(1.0, K), f"S001-T2 K={K}") for K in grid]
     gamma_fixed = theorem2_schedule(1.0, grid[0])[0]
     ctrl = [_s001_spec(prob, K, gamma_fixed, theorem2_schedule(1.0, K)[1], f"S001-T2 control K={K}") for K in grid]

@@ -22,14 +22,14 @@ from dataclasses import replace
 
 import numpy as np
 
-from eftheory import rates
+from eftheory import compressors, rates, schedules
 
 from .catalog import claim
 from .claim import Outcome
 from .experiment_protocol import (REPLICATE, TUNE_SEEDS, _EXP_SOURCES, _SUB_RULE, _Runner, _cmp, _combine,
                                   _control_of, _grid, _late, _method_table, _plots, _setting, _sub)
-from .instances import _run, _vectors
-from .simulate import RunSpec
+from .instances import _run, _vectors, cached_problem
+from .simulate import X0, RunSpec
 from .verdicts import (PEP_NOT_EXPRESSIBLE, RTOL, RULE_B, RULE_I, RULE_P, TOL, TOL_FIXED, _contraction_control,
                        _control, _fixed_plot, _merge, _min_of_mean, _n_seeds, _rule_measured, _slack, control,
                        finish, ineq_figures, seeded)
@@ -78,27 +78,6 @@ def _c_ssign(ctx):
 
 
 # ============================================================================ 002
-
-class _LinearProblem:
-    """n identical workers with F(x) = <1, x> and gradient noise s N(0, I): constant grad F, M^2 = d."""
-
-    def __init__(self, d=10, n=2, s=0.1):
-        self.dim, self.n_clients, self.s = d, n, s
-        self.sigma2 = s * s * d
-
-    def f(self, x):
-        return float(np.sum(x))
-
-    def f_i(self, i, x, xi=None):
-        return self.f(x)
-
-    def sample(self, i, rng):
-        return rng.standard_normal(self.dim)
-
-    def grad_i(self, i, x, xi=None):
-        g = np.ones(self.dim)
-        return g if xi is None else g + self.s * xi
-
 
 def _homq(sigma=0.3):
     from eftheory.problems import HomogeneousNoisyQuadratic
@@ -201,7 +180,8 @@ def _M2(prob, runs):
 
 def _linear_runs(ctx, mu=0.0):
     from eftheory.compressors import TopK
-    P = _LinearProblem()
+    from eftheory.problems import NoisyLinear
+    P = NoisyLinear()
     return P, [_run("saef", P, TopK(1), np.zeros(P.dim), ctx.pick(150, 300), stepsize=0.1, seed=s, mu=mu)
                for s in range(ctx.pick(8, 16))]
 
@@ -528,11 +508,13 @@ def _s002(claim_id, mu):
         S = _n_seeds(ctx, quick=64)    # the min over t of a seed mean is a noisy statistic: 64 seeds in both tiers
         n, c = 4, 0.5
         grid = ctx.pick(rates.log_grid(1000, 10_000, 5), rates.log_grid(1000, 100_000, 7))
-        prob = {"kind": "sign-hetero", "d": 10, "n": n, "seed": 0, "shift": 0.0, "noise_half_width": 1.0}
+        from eftheory.problems import HeterogeneousSignProblem
+
+        prob = cached_problem(HeterogeneousSignProblem, d=10, n=n, seed=0, shift=0.0, noise_half_width=1.0)
 
         def spec(T, eta):
-            return RunSpec("saef", prob, "topk:2", {"rule": "around_opt", "scale": 3.0, "seed": 0}, int(T),
-                           ("const", eta), None, {"mu": mu}, extract="curve", curve="sq",
+            return RunSpec("saef", prob, compressors.TopK(2), X0("around_opt", scale=3.0, seed=0), int(T),
+                           schedules.constant(eta), None, {"mu": mu}, extract="curve", curve="sq",
                            label=f"{claim_id} T={T} eta={eta:.4g}")
 
         main = [spec(T, c * math.sqrt(n) / math.sqrt(T)) for T in grid]

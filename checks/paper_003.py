@@ -15,13 +15,15 @@ import time
 
 import numpy as np
 
-from eftheory import rates
+from eftheory import rates, schedules
+from eftheory.problems import HeterogeneousSignProblem, SeparableQuadratic
 
 from .catalog import claim
 from .claim import FAIL, INCONCLUSIVE, PASS, ControlOutcome, Outcome
 from .experiment_protocol import (REPLICATE, TUNE_SEEDS, _EXP_SOURCES, _SUB_RULE, _Runner, _cmp, _combine,
                                   _control_of, _grid, _late, _method_table, _plots, _setting, _sub)
-from .simulate import RunSpec, _x0, build_problem
+from .instances import cached_problem
+from .simulate import X0, RunSpec
 from .verdicts import (TOL, TOL_WINDOW, _control, _fit, _fixed_plot, _n_seeds, _rule_measured, control, finish,
                        seeded)
 
@@ -151,9 +153,22 @@ def _s003_q(ctx):
 
 # ----------------------------------------------------------------------------- S003
 
-def _skewed(d: int) -> dict:
+def _skewed(d: int) -> SeparableQuadratic:
     """The separable quadratic of S003-T1/T2 with zero-mean skewed noise (where signSGD without momentum stalls)."""
-    return {"kind": "separable", "d": d, "seed": 0, "noise": "skewed"}
+    return cached_problem(SeparableQuadratic, d=d, seed=0, noise="skewed")
+
+
+def _hetero(d: int, n: int, **kw) -> HeterogeneousSignProblem:
+    """The heterogeneous sign problem of S003-T3 ... T5 (seed 0)."""
+    return cached_problem(HeterogeneousSignProblem, d=d, n=n, seed=0, **kw)
+
+
+def _const(v, name="stepsize"):
+    return schedules.constant(v, name=name)
+
+
+#: x_1 of the S003 runs: distance 2 from x*, shared by every seed
+_SPHERE = X0("sphere", scale=2.0, seed=0)
 
 
 def _s003_t1(ctx) -> Outcome:
@@ -165,8 +180,8 @@ def _s003_t1(ctx) -> Outcome:
 
     def spec(d, T, Tpar, method="smm"):
         eta, beta = smm_params(d, int(Tpar))
-        return RunSpec(method, _skewed(d), None, {"rule": "sphere", "scale": 2.0, "seed": 0},
-                       int(T), ("const", eta), ("const", beta) if method == "smm" else None, {}, extract="mean",
+        return RunSpec(method, _skewed(d), None, _SPHERE,
+                       int(T), _const(eta), _const(beta, "momentum") if method == "smm" else None, {}, extract="mean",
                        curve="l1", label=f"{method} d={d} T={T} params at T={Tpar}")
 
     specs = ([spec(d, T, T) for d in ds for T in grid] + [spec(d, T, grid[0]) for d in ds for T in grid]
@@ -210,10 +225,9 @@ def _s003_t2(ctx) -> Outcome:
     S = _n_seeds(ctx)
     d = 16
     grid = rates.log_grid(100, 10_000, 7)
-    prob = _skewed(d)
-    x0 = {"rule": "sphere", "scale": 2.0, "seed": 0}
-    P = build_problem(prob)
-    x1 = _x0(RunSpec("smm", prob, None, x0, 1, ("const", 1.0), ("const", 1.0), {}), P, 0)
+    P = _skewed(d)
+    x0 = _SPHERE
+    x1 = x0.point(P, 0)
     Delta = float(P.f(x1) - P.f_inf)
 
     def params(T):                                   # Theorem 2: beta = T^-1/2, eta = sqrt(Delta/L_inf) T^-3/4
@@ -221,11 +235,11 @@ def _s003_t2(ctx) -> Outcome:
 
     def spec(T, Tpar):
         eta, beta = params(Tpar)
-        return RunSpec("smm", prob, None, x0, int(T), ("const", eta), ("const", beta), {}, extract="mean",
+        return RunSpec("smm", P, None, x0, int(T), _const(eta), _const(beta, "momentum"), {}, extract="mean",
                        curve="l1", label=f"smm linf T={T} params at T={Tpar}")
 
     def sign_spec(T):
-        return RunSpec("signsgd", prob, None, x0, int(T), ("const", params(T)[0]), None, {}, extract="mean",
+        return RunSpec("signsgd", P, None, x0, int(T), _const(params(T)[0]), None, {}, extract="mean",
                        curve="l1", label=f"signsgd linf T={T}")
 
     arrs = ctx.runs([spec(T, T) for T in grid] + [spec(T, grid[0]) for T in grid] + [sign_spec(T) for T in grid],
@@ -268,16 +282,16 @@ def _s003_t5(ctx) -> Outcome:
     # (G = 9.67) is also a valid constant but 2.1x the needed one: it multiplies the bound's 2 G Delta/(eta T)
     # term and keeps the run in its transient on the grid (measured slope -0.180 there).
     box = 1.25
-    prob = {"kind": "sign-hetero", "d": d, "n": n, "seed": 0, "box": box}
+    prob = _hetero(d, n, box=box)
 
-    G = float(build_problem(prob).G)
-    own = {k: v for k, v in prob.items() if k != "box"}       # the problem's own box and its G
-    G_own = float(build_problem(own).G)
+    G = float(prob.G)
+    own = _hetero(d, n)                                         # the problem's own box and its G
+    G_own = float(own.G)
 
     def spec(T, Tpar, p=prob, g=G):
         eta, beta = mvsm_v2_params(d, int(Tpar))
-        return RunSpec("mvsm-v2", p, None, {"rule": "sphere", "scale": 2.0, "seed": 0}, int(T),
-                       ("const", eta), ("const", beta), {"G": g}, extract="mean",
+        return RunSpec("mvsm-v2", p, None, _SPHERE, int(T),
+                       _const(eta), _const(beta, "momentum"), {"G": g}, extract="mean",
                        label=f"mvsm-v2 T={T} params at {Tpar} G={g:.3g}")
 
     m = len(grid)
@@ -311,10 +325,10 @@ def _majority_vote_hypothesis(spec: RunSpec, eta: float, beta: float, T: int = 2
     equals the sign of the recorded mean message u_t, and x_{t+1} = x_t - eta s_t."""
     import algorithms
 
-    prob = build_problem(spec.problem)
+    prob = spec.problem
     worst = 0.0
     for seed in range(4):
-        x0 = _x0(spec, prob, seed)
+        x0 = spec.x0.point(prob, seed)
         r = algorithms.run("mvsm-v1", prob, None, x0, T, stepsize=eta, momentum=beta, seed=seed,
                            **spec.options)
         s, u = np.asarray(r.diagnostics["direction"]), np.asarray(r.diagnostics["u"])
@@ -339,11 +353,11 @@ def _s003_v1(claim_id):
             return T ** -0.5 if claim_id == "S003-T3" else (d * T) ** -0.5
 
         def spec(n, T, shared=False):
-            prob = {"kind": "sign-hetero", "d": d, "n": n, "seed": 0}
-            G = float(build_problem(prob).G)
+            prob = _hetero(d, n)
+            G = float(prob.G)
             opts = {"G": G, **({"shared_draw": True} if shared else {})}
-            return RunSpec("mvsm-v1", prob, None, {"rule": "sphere", "scale": 2.0, "seed": 0}, int(T),
-                           ("const", eta_of(T)), ("const", beta), opts, extract="mean", curve="l1",
+            return RunSpec("mvsm-v1", prob, None, _SPHERE, int(T),
+                           _const(eta_of(T)), _const(beta, "momentum"), opts, extract="mean", curve="l1",
                            label=f"mvsm-v1 n={n} T={T}" + (" shared S_G draw" if shared else ""))
 
         specs = [spec(n, T) for n in ns for T in grid]
@@ -355,8 +369,8 @@ def _s003_v1(claim_id):
         rows = {}
         last = []
         for i, n in enumerate(ns):
-            p = build_problem({"kind": "sign-hetero", "d": d, "n": n, "seed": 0})
-            x0 = _x0(specs[i * m], p, 0)
+            p = _hetero(d, n)
+            x0 = specs[i * m].x0.point(p, 0)
             Delta = p.f(x0) - p.f_inf
             Y = np.stack([a["mean"] for a in arrs[i * m:(i + 1) * m]], axis=1)
             last.append(Y[:, -1])
@@ -376,8 +390,8 @@ def _s003_v1(claim_id):
         # the n-part: nodes that share one S_G draw per step average no sign randomness away
         s_last, s_ok = [], True
         for i, n in enumerate(ns):
-            p = build_problem({"kind": "sign-hetero", "d": d, "n": n, "seed": 0})
-            Delta = p.f(_x0(specs[i * m], p, 0)) - p.f_inf
+            p = _hetero(d, n)
+            Delta = p.f(specs[i * m].x0.point(p, 0)) - p.f_inf
             Ys = np.stack([a["mean"] for a in arrs_shared[i * m:(i + 1) * m]], axis=1)
             s_last.append(Ys[:, -1])
             bnd = np.array([mvsm_v1_bound(Delta, p.L, p.sigma, p.G, d, n, int(T), eta_of(T), beta) for T in grid])

@@ -25,12 +25,12 @@ import time
 
 import numpy as np
 
-from eftheory import rates
+from eftheory import compressors, rates, schedules
 
 from .catalog import claim
 from .claim import Outcome
-from .instances import _logistic, _mutated_memory, _normalized_compressed_gd, _poly, _q_problem, _run
-from .simulate import RunSpec
+from .instances import _logistic, _mutated_memory, _normalized_compressed_gd, _poly, _q_problem, _run, cached_problem
+from .simulate import X0, RunSpec
 from .verdicts import (PEP_NOT_EXPRESSIBLE, RULE_B, RULE_P, TOL, TOL_FIXED, _all_hold, _control, _fixed_plot,
                        _merge, _min_of_mean, _n_seeds, _rule_measured, _slack, control, finish, ineq_figures,
                        message_figures, seeded, step_length_figures)
@@ -663,15 +663,17 @@ def _e_fig(ctx):
 
 def _s004_t1(ctx) -> Outcome:
     S = _n_seeds(ctx)
-    setups = [("logistic", {"kind": "logistic", "n": 20, "d": 10, "seed": 0}, rates.log_grid(500, 10_000, 6),
-               {"rule": "normal", "mean": 0.0, "seed": 0}, "randk:1")]
+    from eftheory.problems import Polynomial, synthetic_logistic
+
+    setups = [("logistic", cached_problem(synthetic_logistic, n=20, d=10, seed=0), rates.log_grid(500, 10_000, 6),
+               X0("normal", mean=0.0, seed=0), compressors.RandK(1))]
     if ctx.full:
-        setups.append(("polynomial", {"kind": "polynomial", "d": 4, "L1": 4.0}, rates.log_grid(10_000, 100_000, 5),
-                       {"rule": "normal", "mean": 20.0, "seed": 0}, "randk:1"))
+        setups.append(("polynomial", cached_problem(Polynomial, d=4, L1=4.0), rates.log_grid(10_000, 100_000, 5),
+                       X0("normal", mean=20.0, seed=0), compressors.RandK(1)))
     measured, outs, plots, verdicts = {}, [], [], []
     for name, prob, grid, x0, comp in setups:
         def spec(K, gamma):
-            return RunSpec("ef21-norm", prob, comp, x0, int(K), ("const", gamma), None, {"init": "gradient"},
+            return RunSpec("ef21-norm", prob, comp, x0, int(K), schedules.constant(gamma), None, {"init": "gradient"},
                            extract="curve", label=f"ef21-norm {name} K={K} gamma={gamma:.4g}")
         main = [spec(K, 1.0 / math.sqrt(K + 1)) for K in grid]
         ctrl = [spec(K, 1.0 / math.sqrt(grid[0] + 1)) for K in grid]

@@ -15,7 +15,7 @@ from checks import cli, runner
 from checks.catalog import CATALOG, claim
 from checks.claim import FAIL, PASS, Outcome
 from checks.context import FAIL_AFTER_ENV, Context, TestInterrupt
-from checks.simulate import RunSpec
+from checks.simulate import X0, RunSpec
 
 
 def _run(*args, capsys):
@@ -100,8 +100,12 @@ def test_exit_code_counts_only_non_reconstructed_failures():
 # ------------------------------------------------------------------------------- resumption
 
 def _tiny_specs():
-    prob = {"kind": "sign-hetero", "d": 4, "n": 2, "seed": 0, "shift": 0.0}
-    return [RunSpec("saef", prob, "topk:1", {"rule": "around_opt", "scale": 1.0, "seed": 0}, 20 + k, ("const", 0.05),
+    from eftheory.compressors import TopK
+    from eftheory.problems import HeterogeneousSignProblem
+    from eftheory.schedules import constant
+
+    prob = HeterogeneousSignProblem(d=4, n=2, seed=0, shift=0.0)
+    return [RunSpec("saef", prob, TopK(1), X0("around_opt", scale=1.0, seed=0), 20 + k, constant(0.05),
                     None, {}, extract="mean", label=f"tiny {k}") for k in range(3)]
 
 

@@ -7,14 +7,17 @@ import numpy as np
 import algorithms
 from checks import simulate
 from checks.context import Context
-from checks.simulate import RunSpec, group_key, run_batch
+from checks.simulate import X0, RunSpec, group_key, run_batch
+from eftheory.compressors import TopK
+from eftheory.problems import problem_q
+from eftheory.schedules import constant
 
-PROB = {"kind": "Q", "seed": 0, "eps_std": 3.0}
+PROB = problem_q(seed=0, eps_std=3.0)
 
 
 def _spec(K, gamma, eta, extract="mean", algorithm="ef21-sgdm-norm"):
-    return RunSpec(algorithm, PROB, "topk:2", {"rule": "around_opt", "scale": 3.0, "seed": 0}, K,
-                   ("const", gamma), ("const", eta), {"init": "zero"}, extract=extract, label=f"{gamma} {eta}")
+    return RunSpec(algorithm, PROB, TopK(2), X0("around_opt", scale=3.0, seed=0), K,
+                   constant(gamma), constant(eta), {"init": "zero"}, extract=extract, label=f"{gamma} {eta}")
 
 
 def test_grouped_units_equal_their_own_runs(tmp_path, monkeypatch):
@@ -54,7 +57,7 @@ def test_what_groups():
     assert group_key(_spec(11, 0.1, 0.5), "torch") != group_key(a, "torch")          # another horizon
     assert group_key(_spec(10, 0.1, 0.5, algorithm="ef21-hm-norm"), "torch") != group_key(a, "torch")
     assert group_key(a, "numpy") is None
-    per_seed = RunSpec("ef21-sgdm-norm", PROB, "topk:2", {"rule": "normal", "per_seed": True}, 10, ("const", 0.1),
-                       ("const", 0.5))
+    per_seed = RunSpec("ef21-sgdm-norm", PROB, TopK(2), X0("normal", per_seed=True), 10, constant(0.1),
+                       constant(0.5))
     assert group_key(per_seed, "torch") is None
     assert simulate.GROUP_RUNS >= 32
