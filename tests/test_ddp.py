@@ -12,7 +12,8 @@ import torch
 
 from algorithms.torch import optim
 from algorithms.torch.distributed import _free_port, available
-from eftheory.compressors import Blockwise, Compressor, ScaledSign, TopK
+from eftheory.compressors import Blockwise, ScaledSign, TopK
+from test_torch_distributed import _Halves
 
 OK, WHY = available("gloo")
 pytestmark = pytest.mark.skipif(not OK, reason=WHY or "gloo unavailable")
@@ -134,24 +135,6 @@ def test_methods_a_hook_cannot_run_are_refused():
 
     assert "ef21-mvr-norm" not in SUPPORTED and "ef21-hm-norm" not in SUPPORTED
     assert {"ef21-norm", "ef", "saef", "mvsm-v1"} <= set(SUPPORTED)
-
-
-class _Halves(Compressor):
-    """No payload format: counts d bits per message but would travel dense (32 d)."""
-
-    name = "halves"
-
-    def _torch(self, v, u):
-        return v / 2
-
-    def _apply(self, v, u):
-        return v / 2
-
-    def alpha(self, d):
-        return 0.75
-
-    def bits(self, d, convention="values"):
-        return float(d)
 
 
 def test_a_hook_refuses_a_compressor_without_payload_format():
