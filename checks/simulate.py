@@ -232,8 +232,9 @@ GROUP_RUNS = 256
 def group_key(spec: RunSpec, backend: str):
     """What runs must share to go into one engine call (``None``: this spec runs alone).
 
-    Runs of the EF21-family engine whose description differs only in the schedules (and in
-    how the curve is reduced afterwards) share the problem, compressor, x0, horizon and options.
+    Engine runs (EF21 family, EF / SAEF, sign methods: the engines that take per-run schedules)
+    whose descriptions differ only in the schedules and in how the curve is reduced afterwards:
+    they share the algorithm, problem, compressor, x0, horizon, options and the norm recorded.
     """
     import algorithms
 
