@@ -678,7 +678,7 @@ def _instance_curves() -> dict:
     import algorithms
     from eftheory.compressors import TopK
     from eftheory.derivations import normalized as nz
-    from eftheory.derivations.ef21 import theory_stepsize, theta
+    from eftheory.derivations.ef21 import theory_stepsize
     from eftheory.problems.polynomial import Polynomial
     from eftheory.problems.quadratic import problem_q
 

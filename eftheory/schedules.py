@@ -167,6 +167,9 @@ class PerRun:
     counts: tuple
 
     def __post_init__(self):
+        if not isinstance(self.schedules, (list, tuple)) or not isinstance(self.counts, (list, tuple)):
+            raise ValueError("schedules and counts must be sequences (one run count per schedule); got "
+                             f"{type(self.schedules).__name__} and {type(self.counts).__name__}")
         scheds, counts = tuple(self.schedules), tuple(self.counts)
         if not scheds or len(scheds) != len(counts):
             raise ValueError(f"counts must give one run count per schedule ({len(scheds)} schedules); "

@@ -189,3 +189,12 @@ def test_per_run_schedules_are_refused_where_they_cannot_apply():
 
     with pytest.raises(ValueError, match="one schedule for all runs"):
         schedule_values(PerRun((0.1, 0.2), (1, 1)), 3)
+
+
+def test_per_run_schedules_need_sequences():
+    from eftheory.schedules import PerRun
+
+    with pytest.raises(ValueError, match="schedules and counts must be sequences"):
+        PerRun(0.1, (1,))
+    with pytest.raises(ValueError, match="counts"):
+        PerRun((0.1,), (0,))

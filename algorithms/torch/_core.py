@@ -384,18 +384,6 @@ class Env:
         return self._full(self.oracle.hvp(self.clients(x), self.clients(v), xi))
 
 
-def check_finite(x: torch.Tensor, k: int, name: str = "x") -> None:
-    """Raise :class:`NonFiniteError` at once if ``x`` (leading run axis) holds NaN/inf in any run
-    (one host sync; the loops use :class:`FiniteWatch`, which on CUDA syncs every :data:`CHECK_EVERY` steps)."""
-    if x.dim() < 2:                                   # one run
-        if not bool(torch.isfinite(x).all()):
-            raise NonFiniteError(name, k)
-        return
-    bad = ~torch.isfinite(x).reshape(x.shape[0], -1).all(dim=1)
-    if bool(bad.any()):
-        raise NonFiniteError(name, k, run=int(bad.nonzero()[0, 0]))
-
-
 #: steps between two reads of the non-finite flags on CUDA (each read is one host-device sync);
 #: on the CPU the flags are read after every step (reading them costs no sync there).
 CHECK_EVERY = 64

@@ -217,9 +217,9 @@ def ef21_step(env, st: dict, x, k: int, *, estimator: str, normalized: bool, gam
     ``compress_sparse``, ``buffer``); ``agg``: the reductions over clients
     (:class:`LocalAggregate` or the distributed runner's); ``watch(quantity, tensor, k)``: the
     finiteness watch. ``st`` carries the state between calls (filled at k = 0): ``g_i`` (S, n, d),
-    ``g`` (S, d), ``v``, ``e``, ``x_prev``; after the call it also holds this iteration's ``G``,
-    ``grads`` (exact local gradients under full diagnostics, else None), ``c``, ``idx``, ``vals``,
-    ``g_prev`` and ``hvp_calls``, which the engine's diagnostics read.
+    ``g`` (S, d), ``v``, ``e``, ``x_prev``; after the call it also holds this iteration's ``grads``
+    (exact local gradients under full diagnostics, else None), ``idx`` (the kept indices of a
+    sparse message, else None) and ``hvp_calls``, which the engine's diagnostics read.
     """
     update, n_draws, _ = ESTIMATORS[estimator]
     if n_draws is None:                   # RHM: a second, independent sample for the HVP
@@ -283,8 +283,7 @@ def ef21_step(env, st: dict, x, k: int, *, estimator: str, normalized: bool, gam
     direction = normalize(mirror, blocks) if normalized else mirror
     x_new = x - gamma * direction
     watch("iterate x", x_new, k)
-    st.update(g=g_new, g_prev=g, v=v, e=e, x_prev=x, G=G,
-              grads=grads, c=c, idx=idx, vals=vals, hvp_calls=ctx.hvp_calls)
+    st.update(g=g_new, v=v, e=e, x_prev=x, grads=grads, idx=idx, hvp_calls=ctx.hvp_calls)
     return x_new
 
 

@@ -28,7 +28,7 @@ from typing import Any, Callable
 import torch
 
 from eftheory.compressors import UnbiasedSign
-from eftheory.validation import check_choice
+from eftheory.validation import NonFiniteError, check_choice
 
 from .._kernels import compress as _compress
 from .._kernels import compress_sparse as _compress_sparse
@@ -40,23 +40,10 @@ from ..sign import sign_step as _sign_step
 
 __all__ = ["ClientEnv", "LocalAggregate", "ef21_step", "local_ef_step", "sign_step", "sample_draws", "watch"]
 
-try:                                        # the finding of a non-finite value (eftheory.validation)
-    from eftheory.validation import NonFiniteError as _NonFinite
-except ImportError:                         # pragma: no cover - older validation module
-    _NonFinite = None
-
-
 def watch(quantity: str, t: torch.Tensor, k: int) -> None:
     """Raise the finding of a non-finite ``quantity`` at step k at once (S = 1: no batching to wait for)."""
     if not bool(torch.isfinite(t).all()):
-        if _NonFinite is not None:
-            raise _NonFinite(quantity, k)
-        raise ValueError(f"{quantity} became non-finite (NaN or inf) at iteration {k}; a run must keep "
-                         "every oracle output, state and message finite")
-
-
-def check_finite(t: torch.Tensor, k: int, name: str = "x") -> None:
-    watch("iterate x" if name == "x" else name, t, k)
+        raise NonFiniteError(quantity, k)
 
 
 class ClientEnv:
