@@ -23,7 +23,7 @@ from .catalog import claim
 from .claim import FAIL, PASS, ControlOutcome, Outcome
 from .instances import _logistic, _mutated_memory, _normalized_compressed_gd, _poly, _q_problem, _run, cached_problem
 from .simulate import X0, RunSpec
-from .verdicts import (PEP_NOT_EXPRESSIBLE, RULE_B, RULE_P, _control, _fixed_plot, _merge, _n_seeds, _plot,
+from .verdicts import (PEP_NOT_EXPRESSIBLE, RULE_B, RULE_P, _columns, _control, _fixed_plot, _merge, _n_seeds, _plot,
                        _rule_measured, _slack, _tight_rule, control, finish, ineq_figures, seeded)
 
 __all__ = ["CLAIMS", "theorem2_identity_bound"]
@@ -203,11 +203,8 @@ def _s001_t2(ctx) -> Outcome:
     gamma_fixed = theorem2_schedule(1.0, grid[0])[0]
     ctrl = [_s001_spec(prob, K, gamma_fixed, theorem2_schedule(1.0, K)[1], f"S001-T2 control K={K}") for K in grid]
     no_mom = [_s001_spec(prob, K, theorem2_schedule(1.0, K)[0], 1.0, f"S001-T2 eta=1 K={K}") for K in grid]
-    m = len(grid)
     arrs = ctx.runs(main + ctrl + no_mom, S, desc="S001-T2")
-    Y = np.stack([a["mean_all"] for a in arrs[:m]], axis=1)
-    Yc = np.stack([a["mean_all"] for a in arrs[m:2 * m]], axis=1)
-    Yn = np.stack([a["mean_all"] for a in arrs[2 * m:]], axis=1)
+    Y, Yc, Yn = _columns(arrs, "mean_all", 3)
     res = _tight_rule(grid, rates.mean_stat(Y), S, 0.25)
     rc = _tight_rule(grid, rates.mean_stat(Yc), S, 0.25)
     rn = _tight_rule(grid, rates.mean_stat(Yn), S, 0.25)

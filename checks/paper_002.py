@@ -286,24 +286,30 @@ def _saef_configs(ctx):
     return prob, comps, cfgs
 
 
+def _saef_config_runs(ctx, mus, stepsize, seed: int):
+    """``(key, mu, result, scale)`` for every configuration of :func:`_saef_configs` and mu in ``mus``
+    (x0 = 2, the tier's horizon); ``scale`` = 1 + max |x_aux|, the residuals' reference size."""
+    prob, comps, cfgs = _saef_configs(ctx)
+    x0 = np.full(prob.dim, 2.0)
+    for C in comps:
+        for name, opt in cfgs:
+            for mu in mus:
+                res = _run(name, prob, C, x0, ctx.pick(60, 300), stepsize=stepsize, seed=seed, mu=mu, **opt)
+                scale = 1.0 + float(np.max(np.abs(res.diagnostics["x_aux"])))
+                yield f"{name} {opt} {C!r} mu={mu}", mu, res, scale
+
+
 def _s002_aux(ctx):
     from eftheory.lyapunov import aux_residual
     from eftheory.schedules import polynomial
 
     t0 = time.perf_counter()
-    prob, comps, cfgs = _saef_configs(ctx)
     meas, ctl_res = {}, {}
-    x0 = np.full(prob.dim, 2.0)
-    for C in comps:
-        for name, opt in cfgs:
-            for mu in (0.0, 0.9):
-                res = _run(name, prob, C, x0, ctx.pick(60, 300), stepsize=polynomial(0.1, 0.5), seed=1, mu=mu, **opt)
-                scale = 1.0 + float(np.max(np.abs(res.diagnostics["x_aux"])))
-                key = f"{name} {opt} {C!r} mu={mu}"
-                meas[key] = float(np.max(aux_residual(res))) / scale
-                dg = dict(res.diagnostics)
-                dg["x_aux"] = np.asarray(res.x)                  # the error buffers dropped
-                ctl_res[key] = float(np.max(aux_residual(replace(res, diagnostics=dg)))) / scale
+    for key, mu, res, scale in _saef_config_runs(ctx, (0.0, 0.9), polynomial(0.1, 0.5), seed=1):
+        meas[key] = float(np.max(aux_residual(res))) / scale
+        dg = dict(res.diagnostics)
+        dg["x_aux"] = np.asarray(res.x)                  # the error buffers dropped
+        ctl_res[key] = float(np.max(aux_residual(replace(res, diagnostics=dg)))) / scale
     ok = max(meas.values()) <= RTOL
     ctl = control("dropped error buffer", "x_t in place of x_t - (e_t + e_bar_t)", max(ctl_res.values()) <= RTOL,
                   {"max_rel_residual": max(ctl_res.values()), "min_rel_residual": min(ctl_res.values())})
@@ -316,19 +322,12 @@ def _s002_z(ctx):
     from eftheory.lyapunov import z_residual
 
     t0 = time.perf_counter()
-    prob, comps, cfgs = _saef_configs(ctx)
     meas, ctl_res = {}, {}
-    x0 = np.full(prob.dim, 2.0)
-    for C in comps:
-        for name, opt in cfgs:
-            for mu in (0.0, 0.5, 0.9):
-                res = _run(name, prob, C, x0, ctx.pick(60, 300), stepsize=0.05, seed=2, mu=mu, **opt)
-                scale = 1.0 + float(np.max(np.abs(res.diagnostics["x_aux"])))
-                key = f"{name} {opt} {C!r} mu={mu}"
-                meas[key] = float(np.max(z_residual(res))) / scale
-                if mu > 0:
-                    bad = replace(res, momentum=np.asarray(res.momentum) * 0.5)   # p_t built with mu/2
-                    ctl_res[key] = float(np.max(z_residual(bad))) / scale
+    for key, mu, res, scale in _saef_config_runs(ctx, (0.0, 0.5, 0.9), 0.05, seed=2):
+        meas[key] = float(np.max(z_residual(res))) / scale
+        if mu > 0:
+            bad = replace(res, momentum=np.asarray(res.momentum) * 0.5)   # p_t built with mu/2
+            ctl_res[key] = float(np.max(z_residual(bad))) / scale
     ok = max(meas.values()) <= RTOL
     ctl = control("wrong mu in p_t", "z_t built with mu/2 instead of mu", max(ctl_res.values()) <= RTOL,
                   {"min_rel_residual": min(ctl_res.values())})

@@ -24,7 +24,7 @@ from .experiment_protocol import (REPLICATE, TUNE_SEEDS, _EXP_SOURCES, _SUB_RULE
                                   _control_of, _grid, _late, _method_table, _plots, _setting, _sub)
 from .instances import cached_problem
 from .simulate import X0, RunSpec
-from .verdicts import (TOL, TOL_WINDOW, _control, _fit, _fixed_plot, _n_seeds, _rule_measured, control, finish,
+from .verdicts import (TOL, TOL_WINDOW, _columns, _control, _fit, _fixed_plot, _n_seeds, _rule_measured, control, finish,
                        seeded)
 
 __all__ = ["CLAIMS"]
@@ -244,10 +244,7 @@ def _s003_t2(ctx) -> Outcome:
 
     arrs = ctx.runs([spec(T, T) for T in grid] + [spec(T, grid[0]) for T in grid] + [sign_spec(T) for T in grid],
                     S, desc="S003-T2")
-    m = len(grid)
-    Y = np.stack([a["mean"] for a in arrs[:m]], axis=1)
-    Yc = np.stack([a["mean"] for a in arrs[m:2 * m]], axis=1)
-    Ys = np.stack([a["mean"] for a in arrs[2 * m:]], axis=1)
+    Y, Yc, Ys = _columns(arrs, "mean", 3)
     res = rates.rate_rule(grid, rates.mean_stat(Y), S, 0.25, TOL_WINDOW)
     rc = rates.rate_rule(grid, rates.mean_stat(Yc), S, 0.25, TOL_WINDOW)
     rs = rates.rate_rule(grid, rates.mean_stat(Ys), S, 0.25, TOL_WINDOW)
@@ -294,12 +291,9 @@ def _s003_t5(ctx) -> Outcome:
                        _const(eta), _const(beta, "momentum"), {"G": g}, extract="mean",
                        label=f"mvsm-v2 T={T} params at {Tpar} G={g:.3g}")
 
-    m = len(grid)
     arrs = ctx.runs([spec(T, T) for T in grid] + [spec(T, grid[0]) for T in grid]
                     + [spec(T, T, own, G_own) for T in grid], S, desc="S003-T5")
-    Y = np.stack([a["mean"] for a in arrs[:m]], axis=1)
-    Yc = np.stack([a["mean"] for a in arrs[m:2 * m]], axis=1)
-    Yo = np.stack([a["mean"] for a in arrs[2 * m:]], axis=1)
+    Y, Yc, Yo = _columns(arrs, "mean", 3)
     res = rates.rate_rule(grid, rates.mean_stat(Y), S, 0.25, TOL_WINDOW)
     rc = rates.rate_rule(grid, rates.mean_stat(Yc), S, 0.25, TOL_WINDOW)
     ro = rates.rate_rule(grid, rates.mean_stat(Yo), S, 0.25, TOL_WINDOW)

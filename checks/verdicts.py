@@ -192,6 +192,14 @@ def _tight_rule(x, stat, n_seeds: int, r: float) -> rates.RuleResult:
                             f"-{r:.4g} +- {TOL_WINDOW:g}")
 
 
+def _columns(arrs: list, key: str, parts: int) -> list:
+    """Split the per-spec arrays of ``Context.runs`` into ``parts`` equal consecutive groups (a
+    claim's main runs, then each control, over the same grid) and stack each group's ``key``
+    as one (seeds, grid) array."""
+    m = len(arrs) // parts
+    return [np.stack([a[key] for a in arrs[j * m:(j + 1) * m]], axis=1) for j in range(parts)]
+
+
 def _min_of_mean(curves: list) -> callable:
     """m_1-type statistic: for each horizon, min over k of the (weighted) seed mean of the curve."""
 
