@@ -1,7 +1,5 @@
 """Invalid inputs of EF/SAEF (002), the sign family (003) and their check helpers."""
 
-import math
-
 import numpy as np
 
 import algorithms

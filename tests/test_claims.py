@@ -7,7 +7,6 @@ the measured figures; the marks are read from the recorded findings of ``checks/
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from checks.catalog import CATALOG
@@ -129,7 +128,7 @@ def test_s004_t1_logistic(tmp_path):
 @pytest.mark.parametrize("cid", ["S000-T1", "S000-T5"])
 def test_s000_quick(cid, tmp_path):
     """Window slope and (T5) paired ratio vs Polyak; constant step, unnormalized, wrong schedules rejected."""
-    out = _check(next(c for c in CLAIMS if c.id == cid), tmp_path)
+    _check(next(c for c in CLAIMS if c.id == cid), tmp_path)
     assert (tmp_path / "plots" / f"{cid}.png").exists()
 
 

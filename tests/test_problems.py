@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from eftheory import assumptions as asm
 from eftheory.problems import (
     HeterogeneousSignProblem, LogisticRegression, Polynomial, Problem, SeparableQuadratic,
-    StochasticQuadratic, breast_cancer, global_grad, load_libsvm, problem_q, problem_q4,
+    breast_cancer, global_grad, load_libsvm, problem_q, problem_q4,
     synthetic_logistic,
 )
 from eftheory.problems.polynomial import poly_curvature_min
