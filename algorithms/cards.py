@@ -187,7 +187,8 @@ def _ef21(name, estimator, normalized, init, momentum, paper, box, summary, *, e
 
 _LOCAL_ALLOWED = {"mu": "a real in [0, 1)", "p": "an integer >= 1 or math.inf",
                   "double_way": (True, False), "error_averaging": (False, True),
-                  "bits": ("values", "values+indices"), "record_clients": (False, True)}
+                  "bits": ("values", "values+indices"), "record_clients": (False, True),
+                  "local_feedback": (True, False)}
 _SIGN_ALLOWED = {"sign_zero": (-1, 0, 1), "ties": ("zero", "plus"),
                  "momentum_convention": ("new_weight", "old_weight"), "on_violation": ("clip", "raise"),
                  "shared_draw": (False, True), "G": "a real in (0, inf)", "B": "a real in (0, inf)"}
@@ -249,10 +250,10 @@ _ALL = [
           "EControl (Gao, Islamov, Stich 2023): EF21-style memory with a controlled error buffer",
           extra={"econtrol_eta": 0.1, "econtrol_step_uses": "h_next"}),
     _local("ef", False, {"mu": 0.0, "p": math.inf, "double_way": True, "error_averaging": False,
-                         "bits": "values", "record_clients": False}, "Algorithm 1, EF branch (lines 13-16)",
+                         "bits": "values", "record_clients": False, "local_feedback": True}, "Algorithm 1, EF branch (lines 13-16)",
            "local error feedback with momentum, single/double-way compression (002 Alg. 1, EF)"),
     _local("saef", True, {"mu": 0.0, "p": math.inf, "double_way": True, "bits": "values",
-                          "record_clients": False}, "Algorithm 1, SAEF branch (lines 5-12)",
+                          "record_clients": False, "local_feedback": True}, "Algorithm 1, SAEF branch (lines 5-12)",
            "step-ahead error feedback with error averaging of period p (002 Alg. 1, SAEF)"),
     _sign("signsgd", "grad", "none", "none", "none", {"sign_zero": 0},
           "signSGD (centralized sign step; baseline of 003)", "baseline"),

@@ -59,6 +59,28 @@ def _ef21_family():
 EF21_FAMILY, NORMALIZED = _ef21_family()
 _PACKAGES = ("algorithms", "eftheory", "checks")
 
+#: the rate (S) and bound (B) claims of the EF21 papers [000], [001], [004]
+_EF21_RATE_BOUND = ("EF21-T1", "S004-T1", "S004-C1", "S004-C2", "S001-T3", "S001-T2", "S001-EQ5",
+                    "S000-T1", "S000-T2", "S000-T3", "S000-T4", "S000-T5")
+#: the rate claims whose schedules decrease within a run: gamma_k = (2/(k+2))^p (eta_k likewise)
+_ANYTIME = ("S000-T1", "S000-T2", "S000-T3", "S000-T4", "S000-T5")
+#: the rate and bound claims (of the papers a schedule defect reaches) whose every run has a
+#: stepsize and momentum constant within the run (a value fixed by its horizon T or K)
+_FIXED_HORIZON = ("EF21-T1", "S004-T1", "S004-C1", "S004-C2", "S001-T3", "S001-T2", "S001-EQ5",
+                  "S003-T1", "S003-T2", "S003-T3", "S003-T4", "S003-T5")
+
+_NO_COMPRESSION_WHY = (
+    "the identity is the contractive compressor with alpha = 1: each rate and bound of [000]/[001]/[004] "
+    "holds for every alpha in (0, 1], its constants only shrink as alpha grows, and the stepsizes chosen for "
+    "Top-K stay admissible at alpha = 1, so an upper bound cannot reject a method that meets a stronger "
+    "hypothesis; the claims on the message (S004-L6, S000-L2, S000-L3) and on bits (E-FIG) do see it")
+_SHIFT_ANYTIME_WHY = (
+    "gamma_{k+1} = gamma_k ((k+2)/(k+3))^p lies within a factor (2/3)^p of the stated schedule (eta_k "
+    "likewise): a bounded rescaling of the stepsizes, which the exponent of a rate cannot see; S000-L2, "
+    "which checks ||x^{k+1} - x^k|| = gamma_k, does")
+_SHIFT_FIXED_WHY = ("every run of this claim uses a stepsize and momentum constant within the run (fixed by its "
+                    "horizon): the schedule read one iteration late is the same schedule")
+
 
 @dataclass(frozen=True)
 class Mutant:
@@ -482,7 +504,8 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in [
            "g_i = C(v_i): no error-feedback memory in the message", _ef_buffer_dropped, EF21_FAMILY,
            equivalent={"S000-RED": "an identity of the estimators (v_i), which the message does not enter"}),
     Mutant("no-compression", ("000", "001", "004"), "compression",
-           "g_i = v_i: the compressor is skipped", _no_compression, EF21_FAMILY),
+           "g_i = v_i: the compressor is skipped", _no_compression, EF21_FAMILY,
+           equivalent={c: _NO_COMPRESSION_WHY for c in _EF21_RATE_BOUND}),
     Mutant("mean-without-1/n", ("000", "001", "004"), "server aggregation",
            "g = g + sum_i c_i: the server mean lacks its 1/n", _mean_without_1_over_n, EF21_FAMILY,
            equivalent={c: "normalized EF21 started at g_i = 0 (init 'zero'): the mirror is n times the true one, "
@@ -517,19 +540,34 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in [
     Mutant("sr-plain-sign", ("003",), "unbiased sign S_R",
            "S_R replaced by the deterministic sign", _sr_plain_sign, ("sto-signsgd", "mvsm-v1", "mvsm-v2")),
     Mutant("saef-gradient-at-model", ("002",), "step-ahead point",
-           "SAEF evaluates its gradient at x_t (plain EF)", _saef_at_model, ("saef",)),
+           "SAEF evaluates its gradient at x_t (plain EF)", _saef_at_model, ("saef",),
+           equivalent={**{c: "plain EF-SGD(M) with eta = c sqrt(n/T) has the same O(1/sqrt(nT)) rate (the "
+                             "EF-SGD bound that S002-C1 compares with): the step-ahead point changes constants, "
+                             "not the exponent" for c in ("S002-C2", "S002-C3")},
+                       **{c: "plain EF is this claim's negative control: its INCONCLUSIVE verdict (a recorded "
+                             "finding) already says the bound does not tell SAEF from plain EF; the mismatch "
+                             "claim S002-MIS does" for c in ("S002-T1", "S002-T2", "S002-T3")}}),
     Mutant("local-error-dropped", ("002",), "local error feedback",
            "the local error is not fed back (e = 0)", _local_error_dropped, ("ef", "saef")),
     Mutant("momentum-ema", ("002",), "heavy-ball momentum",
-           "m = mu m + (1 - mu) g instead of mu m + g", _momentum_ema, ("ef", "saef")),
+           "m = mu m + (1 - mu) g instead of mu m + g", _momentum_ema, ("ef", "saef"),
+           equivalent={**{c: "mu = 0 in every run: the average and the heavy ball are the same update"
+                          for c in ("S002-C2", "S002-T1", "S002-T2")},
+                       "S002-C3": "by induction m_ema = (1 - mu) m_heavy-ball, so the run is SAEF-SGDM with eta "
+                                  "(1 - mu) = 0.5 c sqrt(n/T): the theorem's eta <= c sqrt(n/T) still holds and "
+                                  "with it the O(1/sqrt(nT)) rate"}),
     Mutant("error-halved", ("002",), "local error feedback",
            "half of the local error is fed back", _error_halved, ("ef", "saef")),
     Mutant("topk-k-minus-1", ("000", "001", "004"), "Top-K",
            "Top-K keeps k - 1 entries", _topk_k_minus_1, None, compressors=("topk",)),
     Mutant("randk-scale-inverted", ("000",), "Rand-K scaling",
-           "scaled Rand-K multiplies by k/d instead of d/k", _randk_scale_inverted, (), compressors=()),
+           "scaled Rand-K multiplies by k/d instead of d/k", _randk_scale_inverted, (), compressors=(),
+           equivalent={c: "runs Top-K, never scaled Rand-K (the theorems of [000] take contractive "
+                          "compressors): the defect cannot reach it; C-RANDK, the claim on scaled Rand-K, sees it"
+                       for c in _EF21_RATE_BOUND if c.startswith("S000")}),
     Mutant("schedule-shifted", ("000", "001", "003", "004"), "schedule",
-           "step k uses the schedule's value at k + 1", _schedule_shifted, None),
+           "step k uses the schedule's value at k + 1", _schedule_shifted, None,
+           equivalent={**{c: _SHIFT_ANYTIME_WHY for c in _ANYTIME}, **{c: _SHIFT_FIXED_WHY for c in _FIXED_HORIZON}}),
 ]}
 
 

@@ -224,8 +224,8 @@ def _plot(ctx, claim_id, **kw):
 
 
 def _n_seeds(ctx, quick: int = 32) -> int:
-    """Seeds of a rate claim's runs: ``quick`` (at least 32) in the quick tier, 64 in the full tier."""
-    return ctx.pick(quick, 64)
+    """Seeds of a rate claim's runs: ``quick`` (at least 32) in the quick tier, 64 (or ``quick`` if more) in the full tier."""
+    return ctx.pick(quick, max(quick, 64))
 
 
 # ----------------------------------------------------------------------------- fixed-horizon helper

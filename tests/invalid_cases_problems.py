@@ -62,6 +62,7 @@ CASES = [
     InvalidCase("separable-negative-noise", lambda: SeparableQuadratic(2, noise_std=-1.0), ("noise_std", "[0")),
     InvalidCase("sign-n-zero", lambda: HeterogeneousSignProblem(n=0), ("n", "[1")),
     InvalidCase("sign-negative-box", lambda: HeterogeneousSignProblem(box=-1.0), ("box", "(0")),
+    InvalidCase("sign-noise-unknown", lambda: HeterogeneousSignProblem(noise="normal"), ("noise", "'uniform'")),
     InvalidCase("libsvm-three-labels", lambda: _svm("1 1:1\n2 1:2\n3 1:3\n"), ("labels", "two distinct values")),
     InvalidCase("libsvm-zero-index", lambda: _svm("1 0:1\n"), ("line 1", "index >= 1")),
     InvalidCase("libsvm-bad-n-features", lambda: load_libsvm("unused.svm", n_features=0), ("n_features", "[1")),

@@ -30,6 +30,7 @@ CASES = [
     InvalidCase("saef-mu-one", _ef("saef", mu=1.0), ("mu", "[0, 1)")),
     InvalidCase("ef-mu-negative", _ef("ef", mu=-0.1), ("mu", "[0, 1)")),
     InvalidCase("saef-double-way-not-bool", _ef("saef", double_way="yes"), ("double_way", "True or False")),
+    InvalidCase("ef-local-feedback-not-bool", _ef("ef", local_feedback="no"), ("local_feedback", "True or False")),
     InvalidCase("ef-bits-unknown", _ef("ef", bits="bytes"), ("bits", "'values'")),
     InvalidCase("saef-momentum-argument", _ef("saef", momentum=0.9), ("momentum", "None")),
     InvalidCase("mvsm-v1-G-missing", _sign("mvsm-v1", momentum=0.5), ("G", "(0, inf)")),

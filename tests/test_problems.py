@@ -399,3 +399,28 @@ def test_breast_cancer_loads():
     assert p.A.min() == -1.0 and p.A.max() == 1.0
     obs, _ = asm.check_L0L1(p, np.random.default_rng(0), count=3)
     assert obs <= 1.0
+
+
+def test_heterogeneous_sign_problem_skewed_noise_law():
+    """noise="skewed": per coordinate +3 sigma_j w.p. 0.1, -sigma_j/3 otherwise (sigma_j = a/sqrt(3)):
+    zero mean, variance a^2/3 as the uniform law, |xi| <= sqrt(3) a, and G counts that bound; the
+    engine's own draws follow the same law."""
+    import torch
+
+    from algorithms.torch.problems import batched_oracle
+
+    a = 0.7
+    p = HeterogeneousSignProblem(d=5, n=3, seed=1, noise_half_width=a, noise="skewed")
+    u = HeterogeneousSignProblem(d=5, n=3, seed=1, noise_half_width=a)
+    rng = np.random.default_rng(0)
+    xi = np.stack([p.sample(0, rng) for _ in range(20000)])
+    s = a / np.sqrt(3.0)
+    assert np.allclose(np.unique(xi), [-s / 3.0, 3.0 * s], rtol=1e-15, atol=0)
+    assert abs(xi.mean()) < 0.01 and abs(xi.var() - a * a / 3.0) < 0.01
+    assert p.noise_bound == pytest.approx(np.sqrt(3.0) * a) and u.noise_bound == a
+    assert p.G - u.G == pytest.approx((np.sqrt(3.0) - 1.0) * a)
+    assert "skewed" in repr(p) and "skewed" not in repr(u)
+    oracle = batched_oracle(p, torch.device("cpu"), torch.float64)
+    z = oracle.sample(torch.Generator().manual_seed(0), 4000).numpy()
+    assert z.shape == (4000, 3, 5) and np.array_equal(np.unique(z), np.unique(xi))
+    assert abs(z.mean()) < 0.01 and abs(z.var() - a * a / 3.0) < 0.01

@@ -87,7 +87,7 @@ def test_problem_keys_follow_their_seed(make):
 def test_problem_params_name_class_and_arguments():
     p = HeterogeneousSignProblem(d=16, n=4, seed=0, box=1.25)
     assert p.params() == {"class": "eftheory.problems.sign.HeterogeneousSignProblem", "d": 16, "n": 4, "seed": 0,
-                          "h": None, "shift": 1.0, "noise_half_width": 1.0, "box": 1.25}
+                          "h": None, "shift": 1.0, "noise_half_width": 1.0, "box": 1.25, "noise": "uniform"}
     assert describe(HeterogeneousSignProblem(d=16, n=4, seed=0)) != describe(p)
     assert describe(HeterogeneousSignProblem(d=16, n=4, seed=0, box=4.0)) == describe(
         HeterogeneousSignProblem(d=16, n=4, seed=0))                 # the default, given or not

@@ -88,6 +88,10 @@ def hetero():
     return HeterogeneousSignProblem(d=6, n=4, seed=2)
 
 
+def identical_skewed():
+    return HeterogeneousSignProblem(d=6, n=4, seed=2, shift=0.0, noise="skewed")
+
+
 def _cases():
     """(id, name, problem factory, compressor, kwargs) for every registered algorithm."""
     out = []
@@ -105,6 +109,8 @@ def _cases():
                              **({"error_averaging": True} if name == "ef" else {})}))
                 out.append((f"{name}-topk-user-single", name, UserQuadratic, TopK(2),
                             {**kw, "double_way": False}))
+                out.append((f"{name}-topk-skewed-no-feedback", name, identical_skewed, TopK(2),
+                            {**kw, "mu": 0.5, "local_feedback": False}))
                 continue
             out.append((f"{name}-randk-q4", name, problem_q4, RandK(3), kw))
             out.append((f"{name}-srandk-logistic", name, logistic_minibatch, ScaledRandK(4),

@@ -98,12 +98,13 @@ def local_error(delta_k: np.ndarray, c_k: np.ndarray) -> np.ndarray:
 
 def run_ef_loop(name: str, problem, compressor, x0: np.ndarray, iters: int, *, stepsize,
                 seed: int, point: str, mu, p, double_way, average: bool, bits,
-                record_clients, options: dict) -> Result:
+                record_clients, options: dict, local_feedback=True) -> Result:
     """Run EF (``point="model"``) or SAEF (``point="step_ahead"``); see the module docstring."""
     mu = check_real("mu", mu, low=0.0, high=1.0, high_open=True)
     p = check_period(p)
     double_way = check_flag("double_way", double_way)
     record_clients = check_flag("record_clients", record_clients)
+    local_feedback = check_flag("local_feedback", local_feedback)
     from eftheory.compressors import CONVENTIONS
 
     check_choice("bits", bits, CONVENTIONS)
@@ -178,7 +179,8 @@ def run_ef_loop(name: str, problem, compressor, x0: np.ndarray, iters: int, *, s
             delta_k = e_loc[k] + eta * m[k]
             c_loc[k] = _compress(compressor, delta_k, streams.compress)
             finite("message c_i", c_loc[k], k)
-            e_loc[k] = local_error(delta_k, c_loc[k])
+            # without local feedback (the control of [002]'s rate claims) the error is dropped: e = 0
+            e_loc[k] = local_error(delta_k, c_loc[k]) if local_feedback else 0.0
             finite("memory e_i", e_loc[k], k)
         if vec:
             m_mean[t] = m.mean(axis=0)

@@ -42,6 +42,8 @@ Args (through :func:`algorithms.run`; ``compressor`` required, ``momentum`` must
     p: averaging period, an integer >= 1 or ``math.inf`` (default).
     bits: bit-count convention passed to ``compressor.bits`` (default ``"values"``).
     record_clients: also store every local error vector (``diagnostics["client_errors"]``).
+    local_feedback: True (default). False drops the local error, :math:`e_{t+1}^{(k)} = 0`:
+        compressed momentum SGD without error feedback, the mechanism control of [002]'s rate claims.
 
 Returns:
     :class:`algorithms.Result`; diagnostics as listed in :mod:`algorithms.numpy._ef_saef_loop`.
@@ -74,7 +76,7 @@ __all__ = ["ef"]
 @register("ef")                  # needs, options and defaults, momentum, paper: the method card
 def ef(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
     """Local error feedback; see the module docstring. Options (defaults on the card): ``mu``,
-    ``p``, ``double_way``, ``error_averaging``, ``bits``, ``record_clients``."""
+    ``p``, ``double_way``, ``error_averaging``, ``bits``, ``record_clients``, ``local_feedback``."""
     o = card("ef").fill(options)
     error_averaging = check_flag("error_averaging", o["error_averaging"])
     p = check_period(o["p"])
@@ -84,4 +86,4 @@ def ef(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **opt
     return run_ef_loop("ef", problem, compressor, x0, iters, stepsize=stepsize, seed=seed,
                        point="model", mu=o["mu"], p=p, double_way=o["double_way"],
                        average=error_averaging, bits=o["bits"], record_clients=o["record_clients"],
-                       options=options)
+                       local_feedback=o["local_feedback"], options=options)

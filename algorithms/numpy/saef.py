@@ -44,6 +44,9 @@ Args (through :func:`algorithms.run`; ``compressor`` required, ``momentum`` must
     double_way: True (default) compresses the broadcast too; False broadcasts densely, e = 0.
     bits: bit-count convention passed to ``compressor.bits`` (default ``"values"``).
     record_clients: also store every local error vector.
+    local_feedback: True (default). False drops the local error (:math:`e_{t+1}^{(k)} = 0`, so the
+        step-ahead point is :math:`x_t`): compressed momentum SGD without error feedback, the
+        mechanism control of ``S002-C2`` / ``S002-C3``.
 
 Returns:
     :class:`algorithms.Result`; diagnostics as listed in :mod:`algorithms.numpy._ef_saef_loop`.
@@ -72,8 +75,9 @@ __all__ = ["saef"]
 @register("saef")                # needs, options and defaults, momentum, paper: the method card
 def saef(problem, compressor, x0, iters, *, stepsize, momentum=None, seed=0, **options):
     """Step-ahead error feedback; see the module docstring. Options (defaults on the card): ``mu``,
-    ``p``, ``double_way``, ``bits``, ``record_clients``."""
+    ``p``, ``double_way``, ``bits``, ``record_clients``, ``local_feedback``."""
     o = card("saef").fill(options)
     return run_ef_loop("saef", problem, compressor, x0, iters, stepsize=stepsize, seed=seed,
                        point="step_ahead", mu=o["mu"], p=o["p"], double_way=o["double_way"], average=True,
-                       bits=o["bits"], record_clients=o["record_clients"], options=o)
+                       bits=o["bits"], record_clients=o["record_clients"],
+                       local_feedback=o["local_feedback"], options=o)

@@ -59,7 +59,7 @@ def _local_error(delta_k, c_loc, idx, vals):
 
 def local_ef_step(env, st: dict, x, t: int, *, eta, mu: float, p, step_ahead: bool, average: bool,
                   double_way: bool, compressor, agg, watch, rec=None, before=None, record_clients=False,
-                  server=None):
+                  server=None, local_feedback: bool = True):
     """One iteration t of EF / SAEF (the module docstring's update); returns x_{t+1} (S, d).
 
     The one implementation of the step outside the reference: the engine's loop, the
@@ -92,7 +92,7 @@ def local_ef_step(env, st: dict, x, t: int, *, eta, mu: float, p, step_ahead: bo
     c_loc, idx, vals = env.compress_sparse(compressor, delta_k, out="c")
     watch("message c_i", c_loc, t)
     mean_msg = agg.message_mean(c_loc, idx, vals, compressor)
-    e_new = _local_error(delta_k, c_loc, idx, vals)
+    e_new = _local_error(delta_k, c_loc, idx, vals) if local_feedback else delta_k.zero_()
     watch("memory e_i", e_new, t)
     if spare is not None and e_new.data_ptr() == delta_k.data_ptr():
         st["spare"] = e_loc          # e_new took the spare's memory; the entering errors' is free now
@@ -122,6 +122,7 @@ def local_ef_engine(name, problem, compressor, x0, iters, *, stepsize, seed, ste
     p = _check_period(options["p"])
     double_way = _check_flag("double_way", options["double_way"])
     record_clients = _check_flag("record_clients", options["record_clients"])
+    local_feedback = _check_flag("local_feedback", options["local_feedback"])
     env = Env(name, problem, x0, seed=seed, seeds=engine["seeds"], device=engine["device"],
               dtype=engine["dtype"], draws=engine["draws"], oracle=engine["oracle"],
               diagnostics=engine["diagnostics"])
@@ -165,7 +166,8 @@ def local_ef_engine(name, problem, compressor, x0, iters, *, stepsize, seed, ste
     for t in range(iters):
         x = local_ef_step(env, st, x, t, eta=eta.at(t), mu=mu, p=p, step_ahead=step_ahead, average=average,
                           double_way=double_way, compressor=compressor, agg=agg, watch=watch,
-                          rec=rec, before=record_state, record_clients=record_clients)
+                          rec=rec, before=record_state, record_clients=record_clients,
+                          local_feedback=local_feedback)
         averaged[t] = st["averaged"]
         watch.done(t)
     x, e_loc, e_srv = st["x"], st["e_loc"], st["e_srv"]

@@ -619,7 +619,10 @@ class DiagonalOracle(BatchedOracle):
         self.h = self.t(p.h)
         self.c = self.t(getattr(p, "c", np.zeros((self.n, self.d))))
         if hasattr(p, "noise_half_width"):
-            self.law, self.scale = "uniform", float(p.noise_half_width)
+            self.law = getattr(p, "noise", "uniform")
+            # skewed: the two-point law in units of sigma_j = a / sqrt(3), as the reference draws it
+            a = float(p.noise_half_width)
+            self.scale = a if self.law == "uniform" else a / np.sqrt(3.0)
         else:
             self.law, self.scale = getattr(p, "noise", "normal"), float(p.noise_std) / float(np.sqrt(self.d))
 

@@ -46,6 +46,8 @@ __all__ = ["SeparableQuadratic", "HeterogeneousSignProblem", "NOISE_LAWS"]
 
 #: noise laws of :class:`SeparableQuadratic`: Gaussian, or a zero-mean two-point law with skew
 NOISE_LAWS = ("normal", "skewed")
+#: noise laws of :class:`HeterogeneousSignProblem`
+HETEROGENEOUS_NOISE_LAWS = ("uniform", "skewed")
 #: the skewed law per coordinate, in units of sigma_j: +3 with probability 0.1, -1/3 otherwise
 #: (mean 0.1*3 - 0.9/3 = 0, variance 0.1*9 + 0.9/9 = 1)
 SKEW_P, SKEW_HIGH, SKEW_LOW = 0.1, 3.0, -1.0 / 3.0
@@ -186,6 +188,9 @@ class HeterogeneousSignProblem(_DiagonalQuadratic):
     Args:
         d: dimension ≥ 1. n: nodes ≥ 1. seed: seed of h and c. h: curvatures (default U[0.5,2]).
         shift: s ≥ 0. noise_half_width: a ≥ 0. box: R > 0 (default 4).
+        noise: ``"uniform"`` (default, ξ ~ U[-a, a]^d) or ``"skewed"``: per coordinate the
+            zero-mean two-point law of :class:`SeparableQuadratic` with the same variance a²/3
+            (+3σ_j with probability 0.1, -σ_j/3 otherwise, σ_j = a/√3), so |ξ_j| ≤ √3 a.
 
     Example:
         >>> p = HeterogeneousSignProblem(d=16, n=4, seed=0)
@@ -198,9 +203,10 @@ class HeterogeneousSignProblem(_DiagonalQuadratic):
     """
 
     def __init__(self, d: int = 16, n: int = 4, seed: int = 0, *, h=None, shift: float = 1.0,
-                 noise_half_width: float = 1.0, box: float = 4.0):
+                 noise_half_width: float = 1.0, box: float = 4.0, noise: str = "uniform"):
         self.dim = check_int("d", d, low=1)
         self.n_clients = check_int("n", n, low=1)
+        self.noise = check_choice("noise", noise, HETEROGENEOUS_NOISE_LAWS)
         rng = np.random.default_rng(seed)
         self.h = _curvatures(h, self.dim, rng)
         self.shift = check_real("shift", shift, low=0.0)
@@ -226,7 +232,13 @@ class HeterogeneousSignProblem(_DiagonalQuadratic):
     def G_on_box(self, radius: float) -> float:
         r""":math:`\sup\{\|\nabla f_j(x;\xi)\|_\infty:\|x\|_\infty\le R,\ \xi\in[-a,a]^d,\ j\}=\max_{j,k}(h_kR+|c_{jk}|)+a`."""
         radius = check_real("radius", radius, low=0.0)
-        return float(np.max(self.h * radius + np.abs(self.c)) + self.noise_half_width)
+        return float(np.max(self.h * radius + np.abs(self.c)) + self.noise_bound)
+
+    @property
+    def noise_bound(self) -> float:
+        r""":math:`\sup|\xi_k|`: a (uniform) or 3σ_k = √3 a (skewed)."""
+        a = self.noise_half_width
+        return a if self.noise == "uniform" else SKEW_HIGH * a / math.sqrt(3.0)
 
     def _noise(self, xi):
         if xi is None:
@@ -237,9 +249,12 @@ class HeterogeneousSignProblem(_DiagonalQuadratic):
         return z
 
     def sample(self, i: int, rng: np.random.Generator) -> np.ndarray:
-        """ξ = ``rng.uniform(-a, a, size=d)``."""
+        """ξ = ``rng.uniform(-a, a, size=d)``, or for ``noise="skewed"``
+        ``where(rng.random(d) < 0.1, 3, -1/3) * a / sqrt(3)``."""
         check_client(i, self.n_clients)
         a = self.noise_half_width
+        if self.noise == "skewed":
+            return np.where(rng.random(self.dim) < SKEW_P, SKEW_HIGH, SKEW_LOW) * (a / math.sqrt(3.0))
         return rng.uniform(-a, a, size=self.dim)
 
     def f_i(self, i: int, x, xi=None) -> float:
@@ -270,4 +285,5 @@ class HeterogeneousSignProblem(_DiagonalQuadratic):
         return float(self.f_inf - np.mean(self.f_i_inf))
 
     def __repr__(self) -> str:
-        return f"HeterogeneousSignProblem(d={self.dim}, n={self.n_clients}, G={self.G:g})"
+        law = "" if self.noise == "uniform" else f", noise={self.noise!r}"
+        return f"HeterogeneousSignProblem(d={self.dim}, n={self.n_clients}, G={self.G:g}{law})"

@@ -156,7 +156,7 @@ def local_ef_step(env, card, st: dict, x: torch.Tensor, t: int, *, eta, compress
     return _local_ef_step(env, st, x, t, eta=eta, mu=options["mu"], p=options["p"], step_ahead=card.step_ahead,
                           average=card.step_ahead or options.get("error_averaging", False),
                           double_way=options["double_way"], compressor=compressor, agg=agg, watch=watch,
-                          server=server)
+                          server=server, local_feedback=options.get("local_feedback", True))
 
 
 # ---------------------------------------------------------------------------------- sign methods
