@@ -8,6 +8,11 @@ the surviving mutants, one per line, to ``results/mutation-survivors.txt`` (``--
 counts in ``results/mutation.json``. mutmut keeps its state in ``mutants/``, so an interrupted run
 resumes. This is a code-level complement of the named mutants of :mod:`checks.mutants` (which
 break one *mechanism* each and are judged by the ledger); it is not part of CI.
+
+Each survivor is listed with its reason from ``checks/mutation_reasons.tsv`` (``name<TAB>reason``:
+why the mutant is equivalent, or the test written for it), or "no reason recorded".
+``--docs FILE`` also writes the survivors, their reasons and the score as a Markdown page section
+(the docs include ``docs/mutation_survivors.md``, written this way).
 """
 
 from __future__ import annotations
@@ -21,7 +26,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-__all__ = ["main", "score"]
+__all__ = ["main", "score", "reasons", "survivors_page"]
+
+#: curated reasons of surviving mutants (equivalent, or the test that kills them)
+REASONS = ROOT / "checks" / "mutation_reasons.tsv"
 
 
 def _mutmut(*args, check=False):
@@ -35,11 +43,47 @@ def score(stats: dict) -> float:
     return float(stats.get("killed", 0)) / judged if judged else float("nan")
 
 
+def reasons(path: Path = REASONS) -> dict[str, str]:
+    """``mutant name -> reason`` from the tab-separated reasons file (``#`` lines are comments)."""
+    if not path.exists():
+        return {}
+    out = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, why = line.partition("\t")
+            out[name.strip()] = why.strip()
+    return out
+
+
+def _module(name: str) -> str:
+    """``algorithms.torch._kernels.x_f__mutmut_3`` -> ``algorithms.torch._kernels``."""
+    head = name.split("__mutmut_")[0]
+    return head.rsplit(".", 1)[0] if "." in head else head
+
+
+def survivors_page(survivors: list[tuple[str, str]], doc: dict, why: dict[str, str]) -> str:
+    """A Markdown section: the score, survivors per module, and every survivor with its reason."""
+    judged = sum(int(doc.get(k, 0)) for k in ("killed", "survived", "no_tests", "timeout", "suspicious"))
+    lines = [f"Score **{doc['score']:.1%}**: {doc.get('killed', 0)} of {judged} judged mutants killed "
+             f"({doc.get('total', 0)} generated; {doc.get('survived', 0)} survived, {doc.get('no_tests', 0)} "
+             f"reached by no test, {doc.get('timeout', 0)} timeouts).", ""]
+    per = {}
+    for name, _ in survivors:
+        per[_module(name)] = per.get(_module(name), 0) + 1
+    lines += ["| module | survivors |", "|---|---|"] + [f"| `{m}` | {c} |" for m, c in sorted(per.items())]
+    lines += ["", "| mutant | status | reason |", "|---|---|---|"]
+    for name, status in survivors:
+        reason = why.get(name, "no reason recorded").replace("|", "\\|")
+        lines.append(f"| `{name}` | {status} | {reason} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m checks.code_mutation", description=__doc__.splitlines()[0])
     p.add_argument("--out", default="results", help="folder for mutation.json and mutation-survivors.txt")
     p.add_argument("--skip-run", action="store_true", help="only report the state mutmut already holds")
     p.add_argument("--max-children", type=int, default=None, help="mutmut worker processes (default: mutmut's)")
+    p.add_argument("--docs", default=None, help="also write the survivors and their reasons as Markdown here")
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -58,11 +102,16 @@ def main(argv=None) -> int:
     _mutmut("export-cicd-stats", check=True)
     stats = json.loads((ROOT / "mutants" / "mutmut-cicd-stats.json").read_text())
     res = _mutmut("results")
-    survivors = sorted(line.split(":")[0].strip() for line in res.stdout.splitlines()
+    survivors = sorted((line.split(":")[0].strip(), line.rsplit(":", 1)[1].strip())
+                       for line in res.stdout.splitlines()
                        if line.strip().endswith(("survived", "no tests", "timeout", "suspicious")))
-    (out / "mutation-survivors.txt").write_text("\n".join(survivors) + ("\n" if survivors else ""))
+    why = reasons()
+    (out / "mutation-survivors.txt").write_text(
+        "".join(f"{name}\t{status}\t{why.get(name, 'no reason recorded')}\n" for name, status in survivors))
     doc = {**stats, "score": score(stats), "run_seconds": round(seconds, 1)}
     (out / "mutation.json").write_text(json.dumps(doc, indent=1))
+    if args.docs:
+        Path(args.docs).write_text(survivors_page(survivors, doc, why))
     print(f"mutation score {doc['score']:.1%}: {stats['killed']} killed, {stats['survived']} survived, "
           f"{stats['no_tests']} without a test, {stats['timeout']} timeouts of {stats['total']} mutants "
           f"({seconds / 60:.1f} min) -> {out}/mutation-survivors.txt")
