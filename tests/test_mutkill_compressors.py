@@ -311,3 +311,15 @@ def test_scaled_sign_error_norm_sq_is_the_squared_norm():
 def test_scaled_sign_error_rejects_matrix():
     with pytest.raises(ValueError, match="^" + re.escape("v must be one vector (ndim 1); got shape (2, 1)")):
         cp.scaled_sign_error(np.ones((2, 1)))
+
+
+def test_enumerate_randk_moments_mask_limit_is_inclusive(monkeypatch):
+    # the stated limit is C(d, k) <= MAX_MASKS: exactly MAX_MASKS masks are enumerated
+    monkeypatch.setattr(cp, "MAX_MASKS", math.comb(5, 2))
+    v = np.array([1.0, -2.0, 3.0, 0.5, 4.0])
+    out = cp.enumerate_randk_moments(RandK(2), v)
+    np.testing.assert_allclose(out["mean"].observed, 0.4 * v, rtol=1e-14)
+    assert out["error"].observed == pytest.approx(0.6 * float(v @ v), rel=1e-14)
+    with pytest.raises(ValueError, match=re.escape("got C(5, 3) = 10")):
+        monkeypatch.setattr(cp, "MAX_MASKS", 9)
+        cp.enumerate_randk_moments(RandK(3), v)
