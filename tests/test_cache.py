@@ -139,6 +139,7 @@ def _children(pgid: int) -> list[int]:
     return [int(x) for x in out.split()]
 
 
+@pytest.mark.wallclock
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_to_main_process_stops_workers_and_keeps_finished_units(tmp_path, sig):
     """A signal sent to the main process only (not its group) ends ``verify --jobs 2`` within 5 s,

@@ -279,6 +279,7 @@ def _fault(mode, timeout_s=60):
     return str(err.value), time.time() - t0
 
 
+@pytest.mark.wallclock
 def test_a_rank_that_raises_stops_every_rank_with_its_own_error():
     msg, took = _fault("raise")
     assert "\n" not in msg and "rank 1" in msg and "grad_i failed on purpose" in msg
@@ -286,12 +287,14 @@ def test_a_rank_that_raises_stops_every_rank_with_its_own_error():
     assert took < 60
 
 
+@pytest.mark.wallclock
 def test_a_nan_on_one_rank_is_a_finding_of_the_run():
     msg, took = _fault("nan")
     assert "\n" not in msg and "rank 1" in msg and "non-finite" in msg and "iteration 2" in msg
     assert took < 60
 
 
+@pytest.mark.wallclock
 def test_a_rank_that_dies_stops_every_rank_within_a_minute():
     """A rank gone without a word (os._exit) is named with its exit code; the others' gloo errors are not the message."""
     msg, took = _fault("die")
