@@ -307,3 +307,97 @@ def test_random_compressor_hook_draws_from_its_rank_stream(world_of_one):
         return flat(model)
 
     assert torch.equal(run(1), run(1)) and not torch.equal(run(1), run(2))
+
+
+class ModelProblem:
+    """The DDP test's clients as a protocol problem over the flattened model parameters."""
+
+    def __init__(self, n=2):
+        self.model = make_model()
+        self.names = [k for k, _ in self.model.named_parameters()]
+        self.shapes = [p.shape for p in self.model.parameters()]
+        self.n_clients, self.dim = n, sum(p.numel() for p in self.model.parameters())
+
+    def grad_i(self, i, x, xi=None):
+        theta = torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
+        params, start = {}, 0
+        for name, shape in zip(self.names, self.shapes):
+            size = int(np.prod(shape))
+            params[name] = theta[start:start + size].view(shape)
+            start += size
+        loss = loss_of(lambda X: torch.func.functional_call(self.model, params, (X,)), i)
+        return torch.autograd.grad(loss, theta)[0].numpy()
+
+    def sample(self, i, rng):
+        return None
+
+
+RANDOM = [
+    ("mvsm-v2", "mvsm-v2", None, {"stepsize": 0.01, "momentum": 0.3, "G": 2.0}),
+    ("sto-signsgd", "sto-signsgd", None, {"stepsize": 0.01, "B": 2.0}),
+    ("ef21-norm-randk", "ef21-norm", RandK(3), {"stepsize": 0.05}),
+    ("ef-randk", "ef", RandK(3), {"stepsize": 0.2, "mu": 0.5}),
+    ("ef21-sgdm-norm-per-tensor", "ef21-sgdm-norm", TopK(3), {"stepsize": 0.05, "momentum": 0.5,
+                                                            "normalize_scope": "per_tensor",
+                                                            "blocks": [12, 4, 4, 1]}),   # the model's tensors
+]
+
+
+@pytest.mark.parametrize("case", RANDOM, ids=[c[0] for c in RANDOM])
+def test_two_thread_ranks_hook_equals_the_distributed_runner(world_of_one, case):
+    """Methods with random draws: the hook's rank streams are the runner's ((seed, rank, 1) and the
+    server's), so the hook's server model equals the runner's iterates."""
+    from algorithms.torch import distributed as D_
+
+    cid, name, C, kw = case
+    n, iters, seed = 2, 4, 3
+    hooks, models = _thread_hooks(world_of_one, name, C, kw, n, seed=seed)
+
+    def fn(r, rdist):
+        return [flat(models[r])] + [_hook_step(hooks[r], models[r], r, rdist) for _ in range(iters)]
+
+    outs, _ = run_threads(None, n, fn)
+    got = torch.stack(outs[0]).numpy()
+    x0 = flat(make_model()).numpy()
+    job = D_.make_job(name, ModelProblem, C, x0, iters, seed=seed, world_size=n, **kw)
+    runs, _ = run_threads(job, n)
+    np.testing.assert_allclose(got, runs[0]["x"], rtol=0, atol=1e-12)
+    assert np.abs(got[-1] - got[0]).max() > 1e-4
+
+
+def test_per_tensor_normalization_defaults_to_the_model_tensors(world_of_one):
+    """``normalize_scope="per_tensor"`` without ``blocks``: the blocks are the parameter tensors, as in the
+    optimizer (one rank of DDP = one simulated client)."""
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    from algorithms.torch.ddp import CompressedHook
+
+    kw = {"stepsize": 0.05, "momentum": 0.5, "normalize_scope": "per_tensor"}
+    model = make_model()
+    ddp = DDP(model, bucket_cap_mb=1e-4)
+    hook = CompressedHook("ef21-sgdm-norm", ddp, TopK(3), **kw)
+    ddp.register_comm_hook(None, hook.hook)
+    xs = [flat(model)] + _train(ddp, torch.optim.SGD(ddp.parameters(), lr=1.0), 4, hook)
+    ref = _simulated("ef21-sgdm-norm", TopK(3), kw, 4, 1)
+    np.testing.assert_allclose(torch.stack(xs).numpy(), ref, rtol=0, atol=1e-12)
+    glob = _simulated("ef21-sgdm-norm", TopK(3), {**kw, "normalize_scope": "global"}, 4, 1)
+    assert np.abs(glob[-1] - ref[-1]).max() > 1e-6
+
+
+def test_hook_schedules_are_evaluated_at_the_step(world_of_one):
+    """A stepsize and a momentum schedule ``k -> value``: the hook evaluates them at its step counter."""
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    from algorithms.torch.ddp import CompressedHook
+    from eftheory.schedules import polynomial
+
+    kw = {"stepsize": polynomial(0.1, 0.5), "momentum": polynomial(0.9, 0.5)}
+    model = make_model()
+    ddp = DDP(model)
+    hook = CompressedHook("ef21-sgdm-norm", ddp, TopK(3), **kw)
+    ddp.register_comm_hook(None, hook.hook)
+    xs = [flat(model)] + _train(ddp, torch.optim.SGD(ddp.parameters(), lr=1.0), 4, hook)
+    ref = _simulated("ef21-sgdm-norm", TopK(3), kw, 4, 1)
+    np.testing.assert_allclose(torch.stack(xs).numpy(), ref, rtol=0, atol=1e-12)
+    const = _simulated("ef21-sgdm-norm", TopK(3), {"stepsize": 0.1, "momentum": 0.9}, 4, 1)
+    assert np.abs(const[-1] - ref[-1]).max() > 1e-6
