@@ -554,3 +554,47 @@ def test_a_collective_failing_without_a_message_is_named_by_its_type():
     with pytest.raises(D_._CommError) as err:
         _agg(Broken(), 0, 2).message_sum(torch.zeros(D, dtype=torch.float64), compressor=TopK(1))
     assert str(err.value) == "TimeoutError: "
+
+
+def test_blockwise_of_three_blocks_travels_block_by_block():
+    """Three blocks (each a Top-1 of 2 entries): every block's offset is the sum of the sizes before it."""
+    C3 = Blockwise(TopK(1), [2, 2, 2])
+    c = [torch.tensor([0, 1.0, -2.0, 0, 0, 3.0], dtype=torch.float64),
+         torch.tensor([4.0, 0, 0, 5.0, -6.0, 0], dtype=torch.float64)]
+
+    def fn(r, dist):
+        agg = _agg(dist, r, 2)
+        s = agg.message_sum(c[r], compressor=C3)
+        agg.downlink(c[0].reshape(1, D), compressor=C3)
+        return s, dict(agg.meter.bits), dict(agg.meter.bytes)
+
+    outs, _ = run_threads(None, 2, fn)
+    s, bits, nbytes = outs[0]
+    assert torch.equal(s.reshape(-1), c[0] + c[1])
+    assert bits == {"up": 3 * 32.0, "down": 3 * 32.0} and nbytes == {"up": 3 * (4 + 8), "down": 3 * (4 + 8)}
+
+
+def test_rank_streams_follow_the_documented_seeds():
+    """Client i: minibatches from ``default_rng([seed, i])``, uniforms from a torch.Generator seeded from
+    ``SeedSequence([seed, i, 1])``; the server stream from ``SeedSequence([seed, 2**32 - 1])``."""
+    assert D_._seed_int(3, 1, 1) == int(np.random.SeedSequence([3, 1, 1]).generate_state(1, dtype=np.uint64)[0] >> 1)
+    seed = 3
+    job = make_job("ef21-sgdm-norm", functools.partial(LogisticProblem, 2, batch=2), RandK(2), X0, 3, seed=seed,
+                   world_size=2, record_draws=True, stepsize=0.05, momentum=0.6)
+    outs, _ = run_threads(job, 2)
+    for r in range(2):
+        log = outs[r]["log"]
+        k, purpose, u = log["client"][0]
+        assert (k, purpose) == (0, "compress")
+        g = torch.Generator().manual_seed(D_._seed_int(seed, r, 1))
+        assert torch.equal(u, torch.rand(u.shape, generator=g, dtype=torch.float64))
+        rng = np.random.default_rng([seed, r])
+        np.testing.assert_array_equal(log["sample"][0], rng.integers(0, 5, size=2))
+    assert not torch.equal(outs[0]["log"]["client"][0][2], outs[1]["log"]["client"][0][2])
+    job = make_job("mvsm-v2", functools.partial(LogisticProblem, 2, batch=2), None, X0, 2, seed=seed, world_size=2,
+                   record_draws=True, stepsize=0.05, momentum=0.3, G=2.0)
+    outs, _ = run_threads(job, 2)
+    k, purpose, u = outs[0]["log"]["server"][0]
+    g = torch.Generator().manual_seed(D_._seed_int(seed, 2**32 - 1))
+    assert k == 0 and torch.equal(u, torch.rand(u.shape, generator=g, dtype=torch.float64))
+    assert torch.equal(outs[1]["log"]["server"][0][2], u)               # every rank draws the server's stream
