@@ -574,12 +574,19 @@ def test_blockwise_of_three_blocks_travels_block_by_block():
     assert bits == {"up": 3 * 32.0, "down": 3 * 32.0} and nbytes == {"up": 3 * (4 + 8), "down": 3 * (4 + 8)}
 
 
+class ClientSample(LogisticProblem):
+    """Client i draws its minibatch from its first m - i samples (a draw that depends on the client)."""
+
+    def sample(self, i, rng):
+        return rng.integers(0, self.m - i, size=self.batch)
+
+
 def test_rank_streams_follow_the_documented_seeds():
     """Client i: minibatches from ``default_rng([seed, i])``, uniforms from a torch.Generator seeded from
     ``SeedSequence([seed, i, 1])``; the server stream from ``SeedSequence([seed, 2**32 - 1])``."""
     assert D_._seed_int(3, 1, 1) == int(np.random.SeedSequence([3, 1, 1]).generate_state(1, dtype=np.uint64)[0] >> 1)
     seed = 3
-    job = make_job("ef21-sgdm-norm", functools.partial(LogisticProblem, 2, batch=2), RandK(2), X0, 3, seed=seed,
+    job = make_job("ef21-sgdm-norm", functools.partial(ClientSample, 2, batch=2), RandK(2), X0, 3, seed=seed,
                    world_size=2, record_draws=True, stepsize=0.05, momentum=0.6)
     outs, _ = run_threads(job, 2)
     for r in range(2):
@@ -589,7 +596,8 @@ def test_rank_streams_follow_the_documented_seeds():
         g = torch.Generator().manual_seed(D_._seed_int(seed, r, 1))
         assert torch.equal(u, torch.rand(u.shape, generator=g, dtype=torch.float64))
         rng = np.random.default_rng([seed, r])
-        np.testing.assert_array_equal(log["sample"][0], rng.integers(0, 5, size=2))
+        assert len(log["sample"]) == 3
+        np.testing.assert_array_equal(log["sample"][0], rng.integers(0, 5 - r, size=2))     # client r's own draw
     assert not torch.equal(outs[0]["log"]["client"][0][2], outs[1]["log"]["client"][0][2])
     job = make_job("mvsm-v2", functools.partial(LogisticProblem, 2, batch=2), None, X0, 2, seed=seed, world_size=2,
                    record_draws=True, stepsize=0.05, momentum=0.3, G=2.0)
@@ -598,3 +606,56 @@ def test_rank_streams_follow_the_documented_seeds():
     g = torch.Generator().manual_seed(D_._seed_int(seed, 2**32 - 1))
     assert k == 0 and torch.equal(u, torch.rand(u.shape, generator=g, dtype=torch.float64))
     assert torch.equal(outs[1]["log"]["server"][0][2], u)               # every rank draws the server's stream
+
+
+class Float32Oracle(LogisticProblem):
+    """An oracle that answers in float32: the run still computes in float64 (the engine's dtype)."""
+
+    def grad_i(self, i, x, xi=None):
+        return super().grad_i(i, x, xi).astype(np.float32)
+
+
+def test_an_oracle_answering_in_float32_runs_in_float64():
+    case = ("ef21-sgdm-norm-f32", "ef21-sgdm-norm", TopK(2), 2, {"stepsize": 0.05, "momentum": 0.6})
+    job = make_job("ef21-sgdm-norm", functools.partial(Float32Oracle, 2, batch=2), TopK(2), X0, ITERS, seed=3,
+                   world_size=2, record_draws=True, stepsize=0.05, momentum=0.6)
+    outs, _ = run_threads(job, 2)
+    got = _dist_result(job, outs)
+    ref = algorithms.run("ef21-sgdm-norm", Float32Oracle(2, batch=2), TopK(2), X0, ITERS, seed=0, backend="torch",
+                         draws=got.draws(), seeds=1, diagnostics="light", **case[4]).numpy()
+    np.testing.assert_allclose(got.x, np.asarray(ref.x).reshape(ITERS + 1, D), rtol=0, atol=1e-12)
+    assert got.x.dtype == np.float64
+
+
+def test_a_method_needing_hvps_names_the_missing_oracle():
+    class Plain:
+        """LogisticProblem without hvp_i."""
+
+        def __init__(self, n):
+            self._p = LogisticProblem(n, batch=2)
+            self.n_clients, self.dim = n, D
+
+        def grad_i(self, i, x, xi=None):
+            return self._p.grad_i(i, x, xi)
+
+        def sample(self, i, rng):
+            return self._p.sample(i, rng)
+
+    job = make_job("ef21-hm-norm", functools.partial(Plain, 2), TopK(2), X0, 3, seed=1, world_size=2, stepsize=0.05,
+                   momentum=0.5)
+    with pytest.raises(ValueError, match=r"^this method needs Hessian-vector products, which this oracle does not provide$"):
+        run_threads(job, 2)
+
+
+@pytest.mark.parametrize("blocks", [[2, 4], [1, 2, 3]])
+def test_per_tensor_normalization_uses_the_given_blocks(blocks):
+    """``normalize_scope="per_tensor"`` with ``blocks``: the ranks normalize block by block, as the engine."""
+    case = ("ef21-norm-per-tensor", "ef21-norm", TopK(2), None,
+            {"stepsize": 0.05, "normalize_scope": "per_tensor", "blocks": blocks})
+    job = _job(case, 2)
+    outs, _ = run_threads(job, 2)
+    got = _dist_result(job, outs)
+    _check(case, got, 2)
+    glob = _job(("g", "ef21-norm", TopK(2), None, {"stepsize": 0.05}), 2)
+    g_outs, _ = run_threads(glob, 2)
+    assert np.abs(g_outs[0]["x"][-1] - got.x[-1]).max() > 1e-6          # per-tensor is not global here

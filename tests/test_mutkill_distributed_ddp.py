@@ -337,6 +337,8 @@ RANDOM = [
     ("sto-signsgd", "sto-signsgd", None, {"stepsize": 0.01, "B": 2.0}),
     ("ef21-norm-randk", "ef21-norm", RandK(3), {"stepsize": 0.05}),
     ("ef-randk", "ef", RandK(3), {"stepsize": 0.2, "mu": 0.5}),
+    ("saef-randk", "saef", RandK(3), {"stepsize": 0.2, "mu": 0.5, "p": 2}),
+    ("saef-p3", "saef", TopK(3), {"stepsize": 0.2, "mu": 0.5, "p": 3}),
     ("ef21-sgdm-norm-per-tensor", "ef21-sgdm-norm", TopK(3), {"stepsize": 0.05, "momentum": 0.5,
                                                             "normalize_scope": "per_tensor",
                                                             "blocks": [12, 4, 4, 1]}),   # the model's tensors
@@ -350,7 +352,7 @@ def test_two_thread_ranks_hook_equals_the_distributed_runner(world_of_one, case)
     from algorithms.torch import distributed as D_
 
     cid, name, C, kw = case
-    n, iters, seed = 2, 4, 3
+    n, iters, seed = 2, 7, 3
     hooks, models = _thread_hooks(world_of_one, name, C, kw, n, seed=seed)
 
     def fn(r, rdist):
