@@ -133,3 +133,57 @@ def test_record_draws_replays_the_reference_in_the_engine(kind):
 def test_record_draws_needs_a_seed():
     with pytest.raises(ValueError, match=r"^seeds must hold at least one seed; got an empty sequence$"):
         replay.record_draws("ef21", Quad(kind="none"), RandK(2), np.ones(4), 2, seeds=(), stepsize=0.1)
+
+
+def test_recording_generator_keeps_dtype_and_out_and_logs_float64():
+    log = []
+    rec = replay._RecordingGenerator(np.random.PCG64(9), log)
+    plain = np.random.Generator(np.random.PCG64(9))
+    a = rec.random(3, dtype=np.float32)
+    assert a.dtype == np.float32
+    np.testing.assert_array_equal(a, plain.random(3, dtype=np.float32))
+    out = np.zeros(4)
+    b = rec.random(4, out=out)
+    assert b is out and (out != 0).all()
+    np.testing.assert_array_equal(out, plain.random(4))
+    assert [x.dtype for x in log] == [np.float64, np.float64]
+    np.testing.assert_array_equal(log[0], a.astype(np.float64))
+
+
+class PerClient(Quad):
+    """Client i draws from range(i + 2): the log must hold each client's own draws."""
+
+    def sample(self, i, rng):
+        return rng.integers(0, i + 2, size=2)
+
+
+def test_sample_log_passes_the_client_index():
+    log = replay._SampleLog(PerClient())
+    rng = np.random.default_rng(0)
+    xi = log.sample(1, rng)
+    np.testing.assert_array_equal(xi, np.random.default_rng(0).integers(0, 3, size=2))
+
+
+def test_record_draws_passes_momentum_and_options_to_the_reference():
+    p = Quad()
+    x0 = np.ones(4)
+    draws, results = replay.record_draws("ef21-sgdm", p, RandK(2), x0, 4, seeds=(2,), stepsize=0.2, momentum=0.5,
+                                         init="zero")
+    ref = algorithms.run("ef21-sgdm", p, RandK(2), x0, 4, stepsize=0.2, momentum=0.5, seed=2, backend="numpy",
+                         init="zero")
+    np.testing.assert_array_equal(np.asarray(results[0].x), np.asarray(ref.x))
+    other = algorithms.run("ef21-sgdm", p, RandK(2), x0, 4, stepsize=0.2, momentum=0.5, seed=2, backend="numpy")
+    assert np.abs(np.asarray(other.x) - np.asarray(ref.x)).max() > 0       # init matters here
+    got = algorithms.run("ef21-sgdm", p, RandK(2), x0, 4, stepsize=0.2, momentum=0.5, backend="torch", draws=draws,
+                         seeds=1, init="zero")
+    np.testing.assert_allclose(np.asarray(got.x)[0], np.asarray(ref.x), rtol=0, atol=1e-12)
+
+
+def test_record_draws_refuses_a_reference_with_two_streams(monkeypatch):
+    def two_streams(*args, **kwargs):
+        registry.Streams(0)
+        registry.Streams(1)
+
+    monkeypatch.setattr(algorithms, "run", two_streams)
+    with pytest.raises(RuntimeError, match=r"^the reference of 'ef21' created 2 Streams; expected exactly one$"):
+        replay.record_draws("ef21", Quad(kind="none"), RandK(2), np.ones(4), 2, seeds=(0,), stepsize=0.1)
