@@ -339,9 +339,10 @@ RANDOM = [
     ("ef-randk", "ef", RandK(3), {"stepsize": 0.2, "mu": 0.5}),
     ("saef-randk", "saef", RandK(3), {"stepsize": 0.2, "mu": 0.5, "p": 2}),
     ("saef-p3", "saef", TopK(3), {"stepsize": 0.2, "mu": 0.5, "p": 3}),
+    ("ef-averaging", "ef", TopK(3), {"stepsize": 0.2, "mu": 0.5, "error_averaging": True, "p": 2}),
     ("ef21-sgdm-norm-per-tensor", "ef21-sgdm-norm", TopK(3), {"stepsize": 0.05, "momentum": 0.5,
                                                             "normalize_scope": "per_tensor",
-                                                            "blocks": [12, 4, 4, 1]}),   # the model's tensors
+                                                            "blocks": [10, 11]}),        # not the model's tensors
 ]
 
 
@@ -403,3 +404,28 @@ def test_hook_schedules_are_evaluated_at_the_step(world_of_one):
     np.testing.assert_allclose(torch.stack(xs).numpy(), ref, rtol=0, atol=1e-12)
     const = _simulated("ef21-sgdm-norm", TopK(3), {"stepsize": 0.1, "momentum": 0.9}, 4, 1)
     assert np.abs(const[-1] - ref[-1]).max() > 1e-6
+
+
+def test_hook_state_loads_into_a_float32_model(world_of_one):
+    """A float64 hook state loaded into the hook of a float32 model: its float tensors take the model's dtype."""
+    from algorithms.torch.ddp import CompressedHook
+
+    model = make_model()
+    hook = CompressedHook("ef21-sgdm-norm", model, TopK(3), stepsize=0.05, momentum=0.5)
+    params = list(model.parameters())
+    for _ in range(2):
+        grads = [g.clone() for g in torch.autograd.grad(loss_of(model, 0), params)]
+        hook.hook(None, Bucket(params, grads, True)).wait()
+    saved = hook.state_dict()
+    floats = {k for k, v in saved["st"].items() if isinstance(v, torch.Tensor) and v.is_floating_point()}
+    assert floats
+    small = make_model().float()
+    hook32 = CompressedHook("ef21-sgdm-norm", small, TopK(3), stepsize=0.05, momentum=0.5)
+    hook32.load_state_dict(saved)
+    assert hook32.k == 2
+    for k, v in hook32.st.items():
+        if k in floats:
+            assert v.dtype == torch.float32, k
+            torch.testing.assert_close(v, saved["st"][k].float())
+        elif isinstance(v, torch.Tensor):
+            assert v.dtype == saved["st"][k].dtype, k
