@@ -187,3 +187,12 @@ def test_record_draws_refuses_a_reference_with_two_streams(monkeypatch):
     monkeypatch.setattr(algorithms, "run", two_streams)
     with pytest.raises(RuntimeError, match=r"^the reference of 'ef21' created 2 Streams; expected exactly one$"):
         replay.record_draws("ef21", Quad(kind="none"), RandK(2), np.ones(4), 2, seeds=(0,), stepsize=0.1)
+
+
+def test_record_draws_refuses_seeds_with_different_numbers_of_uniforms(monkeypatch):
+    def uneven(name, problem, compressor, x0, iters, *, seed, **kwargs):
+        registry.Streams(seed).compress.random(seed + 1)       # a seed-dependent count (no real reference does)
+
+    monkeypatch.setattr(algorithms, "run", uneven)
+    with pytest.raises(ValueError, match=r"^the seeds drew different numbers of compress uniforms; cannot stack them$"):
+        replay.record_draws("ef21", Quad(kind="none"), RandK(2), np.ones(4), 2, seeds=(0, 1), stepsize=0.1)
