@@ -431,3 +431,17 @@ def test_hook_state_loads_into_a_float32_model(world_of_one):
             torch.testing.assert_close(v, saved["st"][k].float())
         elif isinstance(v, torch.Tensor):
             assert v.dtype == saved["st"][k].dtype, k
+
+
+def test_hook_generators_are_seeded_by_seed_and_rank(world_of_one):
+    """The hook's client stream is seeded from (seed, rank, 1) and its server stream from (seed, 2**32 - 1),
+    the distributed runner's streams."""
+    from algorithms.torch.ddp import CompressedHook
+
+    hook = CompressedHook("mvsm-v2", make_model(), None, stepsize=0.01, momentum=0.3, G=2.0, seed=5)
+    want = torch.Generator().manual_seed(_seed_int(5, 0, 1))
+    assert torch.equal(hook.gen.get_state(), want.get_state())
+    server = torch.Generator().manual_seed(_seed_int(5, 2**32 - 1))
+    assert torch.equal(hook.server_gen.get_state(), server.get_state())
+    other = CompressedHook("mvsm-v2", make_model(), None, stepsize=0.01, momentum=0.3, G=2.0, seed=6)
+    assert not torch.equal(other.gen.get_state(), hook.gen.get_state())
