@@ -558,3 +558,66 @@ def test_per_tensor_normalization_uses_the_given_blocks():
         bad = optim.EF21Norm(params((5,)), stepsize=0.05, n_clients=N, compressor=TopK(2),
                              normalize_scope="per_tensor", blocks=[2, 2])
         bad.step(lambda i, fresh: (C[i] * bad.param_groups[0]["params"][0]).sum())
+
+
+def test_three_groups_take_their_own_slices():
+    ps = params((1, 2, 2))
+    w0 = flat(ps)
+    opt = optim.EF21([{"params": [ps[0]], "stepsize": 0.1}, {"params": [ps[1]], "stepsize": 0.2},
+                      {"params": [ps[2]], "stepsize": 0.3}], stepsize=1.0, n_clients=N, compressor=Identity(),
+                     init="gradient")
+    for _ in range(3):
+        opt.step(separable(ps))
+    want = gd(w0, lambda k: np.array([0.1, 0.2, 0.2, 0.3, 0.3]), 3)
+    np.testing.assert_allclose(flat(ps).numpy(), want, rtol=0, atol=1e-13)
+
+
+def test_messages_of_the_oracle_and_the_state_in_full():
+    ps = params()
+    opt = optim.EF21HMNorm(ps, stepsize=0.1, momentum=0.5, n_clients=N, compressor=TopK(2))
+
+    def back(i, fresh):
+        loss = separable(ps)(i, fresh)
+        loss.backward()
+        return loss
+
+    with pytest.raises(ValueError, match=r"^closure must return the loss without calling backward\(\) for EF21HMNorm "
+                                         r"\(it needs Hessian-vector products by double backprop\)$"):
+        opt.step(back)
+    opt = optim.EF21Norm(ps, stepsize=0.1, n_clients=N, compressor=TopK(2))
+    with pytest.raises(ValueError, match=r"^closure must return a loss that depends on the parameters "
+                                         r"\(a tensor with requires_grad=True\)$"):
+        opt.step(lambda i, fresh: torch.tensor(1.0))
+    opt.step(separable(ps))
+    opt.add_param_group({"params": [torch.zeros(1, dtype=torch.float64, requires_grad=True)]})
+    with pytest.raises(ValueError, match=r"^params changed size since the first step \(d=5 -> 6\); "
+                                         r"create a new optimizer$"):
+        opt.step(separable(ps))
+
+
+def test_state_dict_before_any_step_holds_the_generator():
+    gen = torch.Generator().manual_seed(4)
+    opt = optim.EF21Norm(params(), stepsize=0.1, n_clients=N, compressor=RandK(2), generator=gen)
+    sd = opt.state_dict()
+    assert torch.equal(sd["state"]["ef"]["generator"], gen.get_state())
+
+
+@pytest.mark.parametrize("how", ["generator", "uniforms"])
+def test_standard_loop_draws_as_the_closure_form(how):
+    """One client, a random compressor: zero_grad / backward / step() draws what step(closure) draws."""
+    def make(ps):
+        if how == "generator":
+            return optim.EF21(ps, stepsize=0.1, n_clients=1, compressor=RandK(2),
+                              generator=torch.Generator().manual_seed(8))
+        return optim.EF21(ps, stepsize=0.1, n_clients=1, compressor=RandK(2),
+                          uniforms=lambda shape, purpose: torch.linspace(0, 0.9, int(np.prod(shape))).reshape(shape))
+
+    a, b = params(), params()
+    opt_a, opt_b = make(a), make(b)
+    for _ in range(4):
+        opt_a.zero_grad()
+        separable(a)(0, True).backward()
+        opt_a.step()
+        opt_b.step(separable(b))
+    assert torch.equal(flat(a), flat(b))
+    assert not torch.equal(flat(a), flat(params()))
