@@ -659,3 +659,29 @@ def test_per_tensor_normalization_uses_the_given_blocks(blocks):
     glob = _job(("g", "ef21-norm", TopK(2), None, {"stepsize": 0.05}), 2)
     g_outs, _ = run_threads(glob, 2)
     assert np.abs(g_outs[0]["x"][-1] - got.x[-1]).max() > 1e-6          # per-tensor is not global here
+
+
+def test_seconds_are_wall_times_of_the_iterations():
+    job = _job(BY_ID["ef21-norm"], 2)
+    outs, _ = run_threads(job, 2)
+    assert ((outs[0]["seconds"] >= 0) & (outs[0]["seconds"] < 30)).all()
+
+
+def test_checkpoints_every_three_iterations(tmp_path):
+    folder = str(tmp_path)
+    kw = dict(stepsize=0.05, seed=4, world_size=2)
+    factory = functools.partial(LogisticProblem, 2)
+    job = make_job("ef21-norm", factory, TopK(2), X0, 8, checkpoint_every=3, checkpoint_dir=folder, stop_at=5, **kw)
+    run_threads(job, 2)
+    saved = torch.load(os.path.join(folder, "rank1.pt"), weights_only=False)
+    assert saved["k"] == 3                                  # written after iterations 3 (and 6, not reached)
+
+
+def test_compressed_init_counts_the_convention():
+    case = ("ef21-norm-topk-compressed-vi", "ef21-norm", TopK(2), None,
+            {"stepsize": 0.05, "init": "compressed", "bits": "values+indices"})
+    job = _job(case, 2)
+    outs, _ = run_threads(job, 2)
+    got = _dist_result(job, outs)
+    _check(case, got, 2)
+    assert got.init_bits_up == TopK(2).bits(D, "values+indices") == 2 * 32 + 6
