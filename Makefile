@@ -45,7 +45,7 @@ bench: $(STAMP)
 # code mutation score (mutmut over algorithms/ and the compressors, fast test tier); not part of CI
 mutation: $(STAMP)
 	$(BIN)/pip install -q -e ".[mutation]"
-	$(BIN)/python -m checks.code_mutation --out $(OUT)
+	$(BIN)/python -m checks.code_mutation --out $(OUT) --docs docs/mutation_survivors.md
 
 clean:
 	rm -rf $(VENV) docs/_build docs/_generated .pytest_cache .hypothesis mutants
