@@ -460,9 +460,11 @@ def test_one_gloo_rank_reports_its_own_error(tmp_path):
     try:
         with pytest.raises(DistributedError) as err:
             D_._rank_main(0, 1, f"tcp://127.0.0.1:{D_._free_port()}", "gloo", "cpu", 30.0, [job], folder)
-    finally:                                  # a failed rank exits without leaving the group: leave it here
+        left = not torch.distributed.is_initialized()          # a failed rank leaves the group
+    finally:
         if torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
+    assert left
     assert str(err.value) == "rank 0 failed: ValueError: grad_i failed on purpose"
     assert D_._read_errors(folder) == [(0, "ValueError: grad_i failed on purpose")]
     assert D_._read_errors(folder, kinds=("comm",)) == []

@@ -695,16 +695,27 @@ def _rank_main(rank: int, world: int, init_method: str, backend: str, device_kin
         text = f"rank {rank}: collective failed ({err})"
         progress.error("comm", text)
         cause = progress.cause()
+        _leave(dist)
         raise DistributedError(cause or text) from None
     except Exception as err:   # noqa: BLE001 - this rank's own error: tell the others first
         text = f"{_one_line(err)}"
         progress.error("own", text)
+        _leave(dist)
         raise DistributedError(f"rank {rank} failed: {text}") from None
     try:
         dist.barrier()
     finally:
         dist.destroy_process_group()
     return results
+
+
+def _leave(dist) -> None:
+    """Leave the process group after a failure (the error is already told), so that a process that
+    goes on -- ``main()`` called in-process, a notebook -- can join a group again."""
+    try:
+        dist.destroy_process_group()
+    except Exception:   # noqa: BLE001 - a broken group may refuse; the error being raised is the message
+        pass
 
 
 # ---------------------------------------------------------------------------------- launching
