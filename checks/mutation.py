@@ -95,6 +95,43 @@ def _pytest_kills(mutant: str, timeout: float = 1800.0) -> dict:
     return {"killed": proc.returncode == 1, "test": failed[0] if failed else "", "rc": proc.returncode}
 
 
+def tests_version() -> str:
+    """A hash of what a fast-tier verdict depends on: the sources (as :func:`source_version`) and ``tests/``."""
+    files = {str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("*.py")}
+    files.update(str(p.relative_to(ROOT)) for pkg in ("algorithms", "eftheory", "checks")
+                 for p in (ROOT / pkg).rglob("*.py"))
+    return code_version(files, ROOT)
+
+
+def pytest_column(names: list[str], out, *, jobs: int = 1) -> dict:
+    """The fast pytest tier under each mutant (``jobs`` at a time), stored per mutant under
+    ``out/mutants/pytest`` with :func:`tests_version`, so a rerun of unchanged code and tests reuses it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    version = tests_version()
+    store = Path(out) / "mutants" / "pytest"
+    got, todo = {}, []
+    for name in names:
+        try:
+            rec = json.loads((store / f"{name.replace('/', '_')}.json").read_text())
+            if rec.get("version") == version:
+                got[name] = rec["result"]
+                continue
+        except (OSError, ValueError, KeyError):
+            pass
+        todo.append(name)
+
+    def one(name):
+        res = _pytest_kills(name)
+        _store(store / f"{name.replace('/', '_')}.json", {"version": version, "result": res})
+        return name, res
+
+    with ThreadPoolExecutor(max_workers=max(1, int(jobs))) as ex:   # each worker waits on a subprocess
+        for name, res in ex.map(one, todo):
+            got[name] = res
+    return {name: got[name] for name in names}
+
+
 def kill_matrix(baseline: dict, results: dict, mutants: list[Mutant], kinds: dict | None = None) -> dict:
     """Per mutant: the claims run, the killers, the equivalent claims; per claim: its kill count."""
     per_mutant, per_claim = {}, {}
@@ -196,8 +233,8 @@ def run_mutants(mutant_names=None, claim_ids=None, *, tier: str = "quick", backe
     results = {m.name: {cid: done[(m.name, cid)] for cid in plan[m.name]} for m in mutants}
     matrix = kill_matrix(baseline, results, mutants, {c.id: c.kind for c in every})
     if pytest:
-        for m in mutants:
-            matrix["mutants"][m.name]["pytest"] = _pytest_kills(m.name)
+        for name, verdict in pytest_column([m.name for m in mutants], out, jobs=jobs).items():
+            matrix["mutants"][name]["pytest"] = verdict
     doc = {"tier": tier, "backend": backend, "version": version, "baseline": baseline, **matrix}
     _atomic_write(out / "mutants.json", json.dumps(doc, indent=1))
     from .report import write_mutant_reports

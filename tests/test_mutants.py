@@ -186,3 +186,26 @@ def test_mutant_reaches_the_optimizers(mutant):
         np.testing.assert_array_equal(after, before)
         changed.append(name if not np.array_equal(during, before) else None)
     assert any(changed), f"{mutant} changes none of the optimizers of {[c[1] for c in cases]}"
+
+
+def test_pytest_column_runs_each_mutant_once_and_reuses_its_stored_verdict(tmp_path, monkeypatch):
+    """``pytest_column`` stores one verdict per mutant with the version of sources and tests: a second
+    call runs nothing; a changed version runs again."""
+    import checks.mutation as mu
+
+    calls = []
+
+    def fake(name, timeout=1800.0):
+        calls.append(name)
+        return {"killed": name != "rhm-q-flipped", "test": "tests/x.py::t", "rc": 1}
+
+    monkeypatch.setattr(mu, "_pytest_kills", fake)
+    names = ["ef-buffer-dropped", "mean-without-1/n", "rhm-q-flipped"]
+    first = mu.pytest_column(names, tmp_path, jobs=2)
+    assert sorted(calls) == sorted(names) and list(first) == names
+    assert [first[n]["killed"] for n in names] == [True, True, False]
+    assert (tmp_path / "mutants" / "pytest" / "mean-without-1_n.json").exists()
+    assert mu.pytest_column(names, tmp_path, jobs=1) == first and len(calls) == 3
+    monkeypatch.setattr(mu, "tests_version", lambda: "another")
+    mu.pytest_column(names[:1], tmp_path)
+    assert calls[3:] == names[:1]
