@@ -108,10 +108,10 @@ def ddp_runs():
         return [torch.load(os.path.join(folder, f"rank{r}.pt"), weights_only=False) for r in range(N)]
 
 
-def _simulated(name, C, kw, iters):
+def _simulated(name, C, kw, iters, n=N):
+    """The flat model after each of ``iters`` optimizer steps over ``n`` simulated clients, (iters + 1, d)."""
     model = make_model()
-    args = dict(kw)
-    opt = optim.for_name(name)(model.parameters(), n_clients=N, compressor=C, **args)
+    opt = optim.for_name(name)(model.parameters(), n_clients=n, compressor=C, **kw)
     xs = [flat(model)]
     for _ in range(iters):
         opt.step(lambda i, fresh: loss_of(model, i))

@@ -19,16 +19,7 @@ import pytest
 import torch
 
 from eftheory import compressors as cp
-from eftheory.compressors import (
-    Blockwise,
-    Identity,
-    RandK,
-    ScaledRandK,
-    ScaledSign,
-    Sign,
-    TopK,
-    UnbiasedSign,
-)
+from eftheory.compressors import Blockwise, Identity, RandK, ScaledRandK, Sign, TopK, UnbiasedSign
 
 META = torch.device("meta")
 

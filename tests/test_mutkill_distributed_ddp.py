@@ -16,10 +16,9 @@ import numpy as np
 import pytest
 import torch
 
-from algorithms.torch import optim
 from algorithms.torch.distributed import _free_port, _seed_int, available
 from eftheory.compressors import RandK, TopK
-from test_ddp import CASES, flat, loss_of, make_model
+from test_ddp import CASES, _simulated, flat, loss_of, make_model
 from test_mutkill_distributed import run_threads
 
 OK, WHY = available("gloo")
@@ -37,16 +36,6 @@ def world_of_one():
         yield dist
     finally:
         dist.destroy_process_group()
-
-
-def _simulated(name, C, kw, iters, n):
-    model = make_model()
-    opt = optim.for_name(name)(model.parameters(), n_clients=n, compressor=C, **kw)
-    xs = [flat(model)]
-    for _ in range(iters):
-        opt.step(lambda i, fresh: loss_of(model, i))
-        xs.append(flat(model))
-    return torch.stack(xs).numpy()
 
 
 def _train(ddp, opt, steps, hook):

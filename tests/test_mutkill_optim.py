@@ -59,14 +59,18 @@ def gd(w0, gammas, steps):
 # ------------------------------------------------------------------ per-group hyper-parameters
 
 
-def test_per_group_stepsizes_act_on_their_slices():
-    ps = params()
+@pytest.mark.parametrize("sizes,steps,per_coordinate", [
+    ((2, 3), (0.1, 0.3), (0.1, 0.1, 0.3, 0.3, 0.3)),
+    ((1, 2, 2), (0.1, 0.2, 0.3), (0.1, 0.2, 0.2, 0.3, 0.3)),        # three groups, their own slices
+])
+def test_per_group_stepsizes_act_on_their_slices(sizes, steps, per_coordinate):
+    ps = params(sizes)
     w0 = flat(ps)
-    opt = optim.EF21([{"params": [ps[0]], "stepsize": 0.1}, {"params": [ps[1]], "stepsize": 0.3}],
+    opt = optim.EF21([{"params": [p], "stepsize": g} for p, g in zip(ps, steps)],
                      stepsize=1.0, n_clients=N, compressor=Identity(), init="gradient")
     for _ in range(4):
         opt.step(separable(ps))
-    want = gd(w0, lambda k: np.array([0.1, 0.1, 0.3, 0.3, 0.3]), 4)
+    want = gd(w0, lambda k: np.array(per_coordinate), 4)
     np.testing.assert_allclose(flat(ps).numpy(), want, rtol=0, atol=1e-13)
 
 
@@ -558,18 +562,6 @@ def test_per_tensor_normalization_uses_the_given_blocks():
         bad = optim.EF21Norm(params((5,)), stepsize=0.05, n_clients=N, compressor=TopK(2),
                              normalize_scope="per_tensor", blocks=[2, 2])
         bad.step(lambda i, fresh: (C[i] * bad.param_groups[0]["params"][0]).sum())
-
-
-def test_three_groups_take_their_own_slices():
-    ps = params((1, 2, 2))
-    w0 = flat(ps)
-    opt = optim.EF21([{"params": [ps[0]], "stepsize": 0.1}, {"params": [ps[1]], "stepsize": 0.2},
-                      {"params": [ps[2]], "stepsize": 0.3}], stepsize=1.0, n_clients=N, compressor=Identity(),
-                     init="gradient")
-    for _ in range(3):
-        opt.step(separable(ps))
-    want = gd(w0, lambda k: np.array([0.1, 0.2, 0.2, 0.3, 0.3]), 3)
-    np.testing.assert_allclose(flat(ps).numpy(), want, rtol=0, atol=1e-13)
 
 
 def test_messages_of_the_oracle_and_the_state_in_full():
