@@ -190,7 +190,7 @@ class HeterogeneousSignProblem(_DiagonalQuadratic):
         shift: s ≥ 0. noise_half_width: a ≥ 0. box: R > 0 (default 4).
         noise: ``"uniform"`` (default, ξ ~ U[-a, a]^d) or ``"skewed"``: per coordinate the
             zero-mean two-point law of :class:`SeparableQuadratic` with the same variance a²/3
-            (+3σ_j with probability 0.1, -σ_j/3 otherwise, σ_j = a/√3), so |ξ_j| ≤ √3 a.
+            (+3σ_j with probability 0.1, -σ_j/3 otherwise, σ_j = a/√3), so no entry exceeds √3 a in size.
 
     Example:
         >>> p = HeterogeneousSignProblem(d=16, n=4, seed=0)
