@@ -195,6 +195,7 @@ CASES = [
      False, 1),
     ("saef", "saef", {"stepsize": 0.2, "mu": 0.5, "p": 3}, TopK(4), False, 1),
     ("saef-single-way", "saef", {"stepsize": 0.2, "double_way": False}, TopK(4), False, 1),
+    ("saef-no-local-feedback", "saef", {"stepsize": 0.2, "mu": 0.5, "local_feedback": False}, TopK(4), False, 1),
     ("signsgd", "signsgd", {"stepsize": 0.01}, None, False, 1),
     ("signum", "signum", {"stepsize": 0.01, "momentum": 0.3}, None, False, 1),
     ("smm", "smm", {"stepsize": 0.01, "momentum": 0.3}, None, False, 1),
