@@ -621,8 +621,7 @@ class DiagonalOracle(BatchedOracle):
         if hasattr(p, "noise_half_width"):
             self.law = getattr(p, "noise", "uniform")
             # skewed: the two-point law in units of sigma_j = a / sqrt(3), as the reference draws it
-            a = float(p.noise_half_width)
-            self.scale = a if self.law == "uniform" else a / np.sqrt(3.0)
+            self.scale = float(p.noise_half_width) if self.law == "uniform" else float(p.noise_scale)
         else:
             self.law, self.scale = getattr(p, "noise", "normal"), float(p.noise_std) / float(np.sqrt(self.d))
 

@@ -235,10 +235,14 @@ class HeterogeneousSignProblem(_DiagonalQuadratic):
         return float(np.max(self.h * radius + np.abs(self.c)) + self.noise_bound)
 
     @property
+    def noise_scale(self) -> float:
+        """The unit of the skewed law, σ_k = a/√3 per coordinate (the uniform law's standard deviation)."""
+        return self.noise_half_width / math.sqrt(3.0)
+
+    @property
     def noise_bound(self) -> float:
         r""":math:`\sup|\xi_k|`: a (uniform) or 3σ_k = √3 a (skewed)."""
-        a = self.noise_half_width
-        return a if self.noise == "uniform" else SKEW_HIGH * a / math.sqrt(3.0)
+        return self.noise_half_width if self.noise == "uniform" else SKEW_HIGH * self.noise_scale
 
     def _noise(self, xi):
         if xi is None:
@@ -254,7 +258,7 @@ class HeterogeneousSignProblem(_DiagonalQuadratic):
         check_client(i, self.n_clients)
         a = self.noise_half_width
         if self.noise == "skewed":
-            return np.where(rng.random(self.dim) < SKEW_P, SKEW_HIGH, SKEW_LOW) * (a / math.sqrt(3.0))
+            return np.where(rng.random(self.dim) < SKEW_P, SKEW_HIGH, SKEW_LOW) * self.noise_scale
         return rng.uniform(-a, a, size=self.dim)
 
     def f_i(self, i: int, x, xi=None) -> float:
