@@ -86,7 +86,11 @@ def main(argv=None) -> int:
     p.add_argument("--docs", default=None, help="also write the survivors and their reasons as Markdown here")
     args = p.parse_args(argv)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        print(f"mutation: error: --out {args.out!r} cannot be created ({err.strerror})", file=sys.stderr)
+        return 2
     if not Path(sys.executable).with_name("mutmut").exists():
         print("mutation: error: mutmut is not installed in this environment (make mutation installs it: "
               "pip install -e '.[mutation]')", file=sys.stderr)
@@ -111,7 +115,11 @@ def main(argv=None) -> int:
     doc = {**stats, "score": score(stats), "run_seconds": round(seconds, 1)}
     (out / "mutation.json").write_text(json.dumps(doc, indent=1))
     if args.docs:
-        Path(args.docs).write_text(survivors_page(survivors, doc, why))
+        try:
+            Path(args.docs).write_text(survivors_page(survivors, doc, why))
+        except OSError as err:
+            print(f"mutation: error: --docs {args.docs!r} cannot be written ({err.strerror})", file=sys.stderr)
+            return 2
     print(f"mutation score {doc['score']:.1%}: {stats['killed']} killed, {stats['survived']} survived, "
           f"{stats['no_tests']} without a test, {stats['timeout']} timeouts of {stats['total']} mutants "
           f"({seconds / 60:.1f} min) -> {out}/mutation-survivors.txt")
