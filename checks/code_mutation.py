@@ -13,12 +13,19 @@ Each survivor is listed with its reason from ``checks/mutation_reasons.tsv`` (``
 why the mutant is equivalent, or the test written for it), or "no reason recorded".
 ``--docs FILE`` also writes the survivors, their reasons and the score as a Markdown page section
 (the docs include ``docs/mutation_survivors.md``, written this way).
+
+``--sample N [--seed S]`` judges a uniform random sample of N of the generated mutants instead of
+all of them (the first N of a seeded permutation, so a larger N extends a smaller one and reuses
+its results), and reports the sample's score with its exact (Clopper-Pearson) 95 % interval for the
+score over all mutants. A whole run takes hours on two cores: every surviving mutant runs every
+test that covers it, and a sample of a thousand bounds the score to about +-2 points.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import subprocess
 import sys
 import time
@@ -26,7 +33,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-__all__ = ["main", "score", "reasons", "survivors_page"]
+__all__ = ["main", "score", "reasons", "survivors_page", "sample_of", "score_interval"]
+
+#: judged statuses (mutmut's names) and the ones that count against the score
+_JUDGED = ("killed", "survived", "no tests", "timeout", "suspicious", "segfault")
+_NOT_KILLED = _JUDGED[1:]
 
 #: curated reasons of surviving mutants (equivalent, or the test that kills them)
 REASONS = ROOT / "checks" / "mutation_reasons.tsv"
@@ -41,6 +52,42 @@ def score(stats: dict) -> float:
     """killed / (killed + survived + no tests + timeout + suspicious); a mutant no test runs counts as surviving."""
     judged = sum(int(stats.get(k, 0)) for k in ("killed", "survived", "no_tests", "timeout", "suspicious"))
     return float(stats.get("killed", 0)) / judged if judged else float("nan")
+
+
+def score_interval(killed: int, judged: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) interval for the score over all mutants from a uniform sample."""
+    from scipy.stats import binomtest
+
+    if judged == 0:
+        return float("nan"), float("nan")
+    ci = binomtest(killed, judged).proportion_ci(confidence_level=confidence, method="exact")
+    return float(ci.low), float(ci.high)
+
+
+def sample_of(names, n: int, seed: int) -> list[str]:
+    """The first ``n`` of a seeded permutation of the sorted names (a larger ``n`` extends a smaller one)."""
+    order = sorted(names)
+    random.Random(seed).shuffle(order)
+    return order[:n]
+
+
+def _statuses() -> dict[str, str]:
+    """``mutant name -> status`` for every generated mutant (``not checked`` before its run)."""
+    res = _mutmut("results", "--all", "true", check=True)
+    out = {}
+    for line in res.stdout.splitlines():
+        if ": " in line:
+            name, _, status = line.strip().rpartition(": ")
+            out[name] = status
+    return out
+
+
+def _generate() -> None:
+    """Write mutmut's mutants (``mutants/``) without running any: the steps ``mutmut run`` begins with."""
+    code = ("import mutmut.__main__ as M, os; M.set_mutant_under_test('mutant_generation'); "
+            "os.makedirs('mutants', exist_ok=True); M.copy_src_dir(); M.copy_also_copy_files(); "
+            "M.setup_source_paths(); M.store_lines_covered_by_tests(); M.create_mutants(os.cpu_count() or 2)")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
 
 
 def reasons(path: Path = REASONS) -> dict[str, str]:
@@ -67,6 +114,11 @@ def survivors_page(survivors: list[tuple[str, str]], doc: dict, why: dict[str, s
     lines = [f"Score **{doc['score']:.1%}**: {doc.get('killed', 0)} of {judged} judged mutants killed "
              f"({doc.get('total', 0)} generated; {doc.get('survived', 0)} survived, {doc.get('no_tests', 0)} "
              f"reached by no test, {doc.get('timeout', 0)} timeouts).", ""]
+    if doc.get("sample"):
+        lo, hi = doc["score_ci95"]
+        lines[0] = lines[0][:-1] + (f" in a uniform sample of {doc['sample']} of the {doc['total']} generated "
+                                    f"mutants (seed {doc['seed']}): the score over all mutants lies in "
+                                    f"[{lo:.1%}, {hi:.1%}] (exact 95 % interval).")
     per = {}
     for name, _ in survivors:
         per[_module(name)] = per.get(_module(name), 0) + 1
@@ -84,7 +136,12 @@ def main(argv=None) -> int:
     p.add_argument("--skip-run", action="store_true", help="only report the state mutmut already holds")
     p.add_argument("--max-children", type=int, default=None, help="mutmut worker processes (default: mutmut's)")
     p.add_argument("--docs", default=None, help="also write the survivors and their reasons as Markdown here")
+    p.add_argument("--sample", type=int, default=None, help="judge a uniform random sample of this many mutants")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
     args = p.parse_args(argv)
+    if args.sample is not None and args.sample < 1:
+        print(f"mutation: error: --sample must be a positive number of mutants, got {args.sample}", file=sys.stderr)
+        return 2
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -96,19 +153,40 @@ def main(argv=None) -> int:
               "pip install -e '.[mutation]')", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
-    if not args.skip_run:
-        extra = [] if args.max_children is None else ["--max-children", str(args.max_children)]
-        run = subprocess.run([str(Path(sys.executable).with_name("mutmut")), "run", *extra], cwd=ROOT)
+    extra = [] if args.max_children is None else ["--max-children", str(args.max_children)]
+    sample = None
+    if args.sample is not None:
+        _generate()                    # the names to sample from are those of the current sources
+        status = _statuses()
+        sample = sample_of(status, args.sample, args.seed)
+        pending = [name for name in sample if status[name] not in _JUDGED]
+        print(f"mutation: a sample of {len(sample)} of {len(status)} mutants (seed {args.seed}); "
+              f"{len(sample) - len(pending)} already judged, {len(pending)} to run")
+    if not args.skip_run and (sample is None or pending):
+        # named mutants are rerun even when judged, so a resumed sample names only the unjudged ones
+        names = [] if sample is None else pending
+        run = subprocess.run([str(Path(sys.executable).with_name("mutmut")), "run", *extra, *names], cwd=ROOT)
         if run.returncode not in (0, 1):
             print(f"mutation: error: mutmut run exited {run.returncode}", file=sys.stderr)
             return 2
     seconds = time.perf_counter() - t0
-    _mutmut("export-cicd-stats", check=True)
-    stats = json.loads((ROOT / "mutants" / "mutmut-cicd-stats.json").read_text())
-    res = _mutmut("results")
-    survivors = sorted((line.split(":")[0].strip(), line.rsplit(":", 1)[1].strip())
-                       for line in res.stdout.splitlines()
-                       if line.strip().endswith(("survived", "no tests", "timeout", "suspicious")))
+    if sample is None:
+        _mutmut("export-cicd-stats", check=True)
+        stats = json.loads((ROOT / "mutants" / "mutmut-cicd-stats.json").read_text())
+        res = _mutmut("results")
+        survivors = sorted((line.split(":")[0].strip(), line.rsplit(":", 1)[1].strip())
+                           for line in res.stdout.splitlines()
+                           if line.strip().endswith(_NOT_KILLED))
+    else:
+        status = _statuses()
+        got = [status[name] for name in sample]
+        stats = {"killed": got.count("killed"), "survived": got.count("survived"), "no_tests": got.count("no tests"),
+                 "timeout": got.count("timeout"), "suspicious": got.count("suspicious") + got.count("segfault"),
+                 "not_checked": sum(g not in _JUDGED for g in got), "total": len(status),
+                 "sample": len(sample), "seed": args.seed}
+        survivors = sorted((name, status[name]) for name in sample if status[name] in _NOT_KILLED)
+        judged = len(sample) - stats["not_checked"]
+        stats["score_ci95"] = [round(x, 4) for x in score_interval(stats["killed"], judged)]
     why = reasons()
     (out / "mutation-survivors.txt").write_text(
         "".join(f"{name}\t{status}\t{why.get(name, 'no reason recorded')}\n" for name, status in survivors))
@@ -120,8 +198,11 @@ def main(argv=None) -> int:
         except OSError as err:
             print(f"mutation: error: --docs {args.docs!r} cannot be written ({err.strerror})", file=sys.stderr)
             return 2
+    of = (f"a sample of {stats['sample']} of {stats['total']} mutants, 95 % interval "
+          f"[{stats['score_ci95'][0]:.1%}, {stats['score_ci95'][1]:.1%}]" if sample is not None
+          else f"{stats['total']} mutants")
     print(f"mutation score {doc['score']:.1%}: {stats['killed']} killed, {stats['survived']} survived, "
-          f"{stats['no_tests']} without a test, {stats['timeout']} timeouts of {stats['total']} mutants "
+          f"{stats['no_tests']} without a test, {stats['timeout']} timeouts of {of} "
           f"({seconds / 60:.1f} min) -> {out}/mutation-survivors.txt")
     return 0
 
