@@ -142,6 +142,31 @@ def test_code_mutation_score_counts_untested_mutants_as_surviving():
     assert np.isnan(score({}))
 
 
+def test_code_mutation_sample_is_a_seeded_prefix_and_its_interval_is_exact():
+    from scipy.stats import beta
+
+    from checks.code_mutation import sample_of, score_interval, main
+
+    names = [f"m.x_f__mutmut_{i}" for i in range(50)]
+    small, large = sample_of(names, 10, 3), sample_of(reversed(names), 20, 3)
+    assert large[:10] == small and len(set(large)) == 20                   # order-free, extends
+    assert sample_of(names, 10, 4) != small and sample_of(names, 99, 0) == sample_of(names, 50, 0)
+    lo, hi = score_interval(90, 100)
+    assert (lo, hi) == pytest.approx((beta.ppf(0.025, 90, 11), beta.ppf(0.975, 91, 10)))
+    assert lo < 0.9 < hi and np.isnan(score_interval(0, 0)[0])
+    assert main(["--sample", "0"]) == 2
+
+
+def test_code_mutation_page_states_the_sample_and_its_interval():
+    from checks.code_mutation import survivors_page
+
+    doc = {"killed": 9, "survived": 1, "total": 1000, "sample": 10, "seed": 0, "score": 0.9,
+           "score_ci95": [0.555, 0.9975]}
+    page = survivors_page([("a.x_f__mutmut_1", "survived")], doc, {"a.x_f__mutmut_1": "equivalent: x"})
+    assert "uniform sample of 10 of the 1000 generated mutants (seed 0)" in page
+    assert "[55.5%, 99.8%]" in page and "| `a.x_f__mutmut_1` | survived | equivalent: x |" in page
+
+
 def _optimizer_cases_of(m):
     """One optimizer case (tests/test_torch_optim.py) per algorithm the mutant touches, in the mutant's setting."""
     from test_torch_optim import CASES as OPT_CASES
