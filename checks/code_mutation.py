@@ -82,6 +82,17 @@ def _statuses() -> dict[str, str]:
     return out
 
 
+def _covered() -> bool:
+    """Whether mutmut's statistics map any mutated function to a test. (``mutmut
+    print-time-estimates`` run outside a ``mutmut run`` empties that map; a run on an empty map
+    judges every mutant "no tests".)"""
+    path = ROOT / "mutants" / "mutmut-stats.json"
+    try:
+        return bool(json.loads(path.read_text()).get("tests_by_mangled_function_name"))
+    except (OSError, ValueError):
+        return False
+
+
 def _generate() -> None:
     """Write mutmut's mutants (``mutants/``) without running any: the steps ``mutmut run`` begins with."""
     code = ("import mutmut.__main__ as M, os; M.set_mutant_under_test('mutant_generation'); "
@@ -170,6 +181,10 @@ def main(argv=None) -> int:
             print(f"mutation: error: mutmut run exited {run.returncode}", file=sys.stderr)
             return 2
     seconds = time.perf_counter() - t0
+    if not _covered():
+        print("mutation: error: mutmut holds no test coverage (mutants/mutmut-stats.json maps no function to a "
+              "test), so every mutant would read 'no tests'; delete mutants/ and run again", file=sys.stderr)
+        return 2
     if sample is None:
         _mutmut("export-cicd-stats", check=True)
         stats = json.loads((ROOT / "mutants" / "mutmut-cicd-stats.json").read_text())
