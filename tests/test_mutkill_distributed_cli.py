@@ -188,6 +188,31 @@ def test_a_failed_collective_of_a_gloo_rank_names_the_rank_and_the_error(monkeyp
     assert left
 
 
+def test_a_rank_whose_device_cannot_be_set_reports_it_and_leaves_the_group(monkeypatch, tmp_path):
+    """A CUDA device a rank cannot select (its local rank beyond the GPUs) is that rank's own
+    error: a DistributedError ``rank R failed: ...``, told on the side channel, and the rank
+    leaves the process group."""
+    import torch
+    import torch.distributed as dist
+
+    def no_such_device(device):
+        raise RuntimeError(f"invalid device ordinal {device}")
+
+    monkeypatch.setattr(torch.cuda, "set_device", no_such_device)
+    job = make_job("ef21-norm", functools.partial(LogisticProblem, 1), TopK(2), X0, 2, stepsize=0.05, world_size=1)
+    try:
+        with pytest.raises(DistributedError) as err:
+            D_._rank_main(0, 1, f"tcp://127.0.0.1:{D_._free_port()}", "gloo", "cuda", 30.0, [job], str(tmp_path),
+                          local_rank=3)
+        left = not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    assert str(err.value) == "rank 0 failed: RuntimeError: invalid device ordinal cuda:3"
+    assert left
+    assert any("invalid device ordinal" in p.read_text() for p in tmp_path.iterdir())
+
+
 # ---------------------------------------------------------------------------------- the spawned entry
 
 

@@ -684,11 +684,14 @@ def _rank_main(rank: int, world: int, init_method: str, backend: str, device_kin
     except Exception as err:   # noqa: BLE001
         progress.error("comm", _one_line(err))
         raise DistributedError(f"rank {rank} could not join the process group: {_one_line(err)}") from None
-    device = torch.device(f"cuda:{local_rank if local_rank is not None else rank}" if device_kind == "cuda" else "cpu")
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
     results = []
     try:
+        # inside the try: a device this rank cannot use (LOCAL_RANK beyond the GPUs) is this rank's
+        # own error, told to the others, and the rank leaves the group
+        device = torch.device(f"cuda:{local_rank if local_rank is not None else rank}" if device_kind == "cuda"
+                              else "cpu")
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
         for j, job in enumerate(jobs):
             results.append(_run_job(job, j, rank, world, device, dist, progress))
     except _CommError as err:
