@@ -125,7 +125,17 @@ def survivors_page(survivors: list[tuple[str, str]], doc: dict, why: dict[str, s
     lines = [f"Score **{doc['score']:.1%}**: {doc.get('killed', 0)} of {judged} judged mutants killed "
              f"({doc.get('total', 0)} generated; {doc.get('survived', 0)} survived, {doc.get('no_tests', 0)} "
              f"reached by no test, {doc.get('timeout', 0)} timeouts).", ""]
-    if doc.get("sample"):
+    if doc.get("sample") and doc.get("not_checked"):
+        # mutmut judges the mutants with the fewest covering tests first: an unfinished sample's
+        # judged part is not uniform, so only the bracket over the whole sample is stated
+        left, n = doc["not_checked"], doc["sample"]
+        lines[0] = lines[0][:-1] + (f" in an unfinished uniform sample of {n} of the {doc['total']} generated "
+                                    f"mutants (seed {doc['seed']}): {left} of the sample are not judged yet, "
+                                    f"the ones covered by the most tests, so the judged part is not a uniform "
+                                    f"sample. The sample's score lies between {doc.get('killed', 0) / n:.1%} "
+                                    f"(every unjudged mutant surviving) and "
+                                    f"{(doc.get('killed', 0) + left) / n:.1%} (every one killed).")
+    elif doc.get("sample"):
         lo, hi = doc["score_ci95"]
         lines[0] = lines[0][:-1] + (f" in a uniform sample of {doc['sample']} of the {doc['total']} generated "
                                     f"mutants (seed {doc['seed']}): the score over all mutants lies in "
@@ -213,9 +223,15 @@ def main(argv=None) -> int:
         except OSError as err:
             print(f"mutation: error: --docs {args.docs!r} cannot be written ({err.strerror})", file=sys.stderr)
             return 2
-    of = (f"a sample of {stats['sample']} of {stats['total']} mutants, 95 % interval "
-          f"[{stats['score_ci95'][0]:.1%}, {stats['score_ci95'][1]:.1%}]" if sample is not None
-          else f"{stats['total']} mutants")
+    if sample is None:
+        of = f"{stats['total']} mutants"
+    elif stats["not_checked"]:
+        n, left = stats["sample"], stats["not_checked"]
+        of = (f"the judged part of a sample of {n} of {stats['total']} mutants ({left} not judged yet: the sample's "
+              f"score lies in [{stats['killed'] / n:.1%}, {(stats['killed'] + left) / n:.1%}])")
+    else:
+        of = (f"a sample of {stats['sample']} of {stats['total']} mutants, 95 % interval "
+              f"[{stats['score_ci95'][0]:.1%}, {stats['score_ci95'][1]:.1%}]")
     print(f"mutation score {doc['score']:.1%}: {stats['killed']} killed, {stats['survived']} survived, "
           f"{stats['no_tests']} without a test, {stats['timeout']} timeouts of {of} "
           f"({seconds / 60:.1f} min) -> {out}/mutation-survivors.txt")

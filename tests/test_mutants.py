@@ -165,6 +165,9 @@ def test_code_mutation_page_states_the_sample_and_its_interval():
     page = survivors_page([("a.x_f__mutmut_1", "survived")], doc, {"a.x_f__mutmut_1": "equivalent: x"})
     assert "uniform sample of 10 of the 1000 generated mutants (seed 0)" in page
     assert "[55.5%, 99.8%]" in page and "| `a.x_f__mutmut_1` | survived | equivalent: x |" in page
+    unfinished = survivors_page([], {**doc, "killed": 6, "not_checked": 3}, {})
+    assert "3 of the sample are not judged yet" in unfinished and "between 60.0%" in unfinished
+    assert "and 90.0% (every one killed)" in unfinished and "95 %" not in unfinished
 
 
 def _optimizer_cases_of(m):
