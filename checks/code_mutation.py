@@ -177,7 +177,8 @@ def main(argv=None) -> int:
     extra = [] if args.max_children is None else ["--max-children", str(args.max_children)]
     sample = None
     if args.sample is not None:
-        _generate()                    # the names to sample from are those of the current sources
+        if not args.skip_run:
+            _generate()                # the names to sample from are those of the current sources
         status = _statuses()
         sample = sample_of(status, args.sample, args.seed)
         pending = [name for name in sample if status[name] not in _JUDGED]
