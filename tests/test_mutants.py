@@ -157,6 +157,19 @@ def test_code_mutation_sample_is_a_seeded_prefix_and_its_interval_is_exact():
     assert main(["--sample", "0"]) == 2
 
 
+def test_every_test_a_survivor_reason_names_exists():
+    """A reason "killed now by tests/F.py::test_x" names a test that is there (renaming a test
+    would leave the survivors page pointing at nothing)."""
+    import re
+
+    from checks.code_mutation import REASONS, reasons
+
+    named = {m for why in reasons().values() for m in re.findall(r"(tests/\w+\.py)::(\w+)", why)}
+    root = REASONS.parent.parent
+    missing = [f"{f}::{t}" for f, t in sorted(named) if f"def {t}(" not in (root / f).read_text()]
+    assert named and not missing
+
+
 def test_code_mutation_page_states_the_sample_and_its_interval():
     from checks.code_mutation import survivors_page
 
