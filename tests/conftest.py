@@ -70,6 +70,20 @@ def x0():
     return np.random.default_rng(1).standard_normal(10)
 
 
+@pytest.fixture
+def world_of_one():
+    """A gloo process group of one rank in this process (``torch.distributed``), left afterwards."""
+    import torch.distributed as dist
+
+    from algorithms.torch.distributed import _free_port
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{_free_port()}", rank=0, world_size=1)
+    try:
+        yield dist
+    finally:
+        dist.destroy_process_group()
+
+
 def _cuda_available() -> bool:
     try:
         import torch

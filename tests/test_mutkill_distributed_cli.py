@@ -311,17 +311,6 @@ def test_assemble_draws_interleaves_every_ranks_aux_draws():
 # ---------------------------------------------------------------------------------- the DDP hook
 
 
-@pytest.fixture
-def world_of_one():
-    import torch.distributed as dist
-
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{D_._free_port()}", rank=0, world_size=1)
-    try:
-        yield dist
-    finally:
-        dist.destroy_process_group()
-
-
 def _ddp_steps(hook_from, steps):
     from torch.nn.parallel import DistributedDataParallel as DDP
 

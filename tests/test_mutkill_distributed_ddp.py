@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from algorithms.torch.distributed import _free_port, _seed_int, available
+from algorithms.torch.distributed import _seed_int, available
 from eftheory.compressors import RandK, TopK
 from test_ddp import CASES, _simulated, flat, loss_of, make_model
 from test_mutkill_distributed import run_threads
@@ -25,17 +25,6 @@ OK, WHY = available("gloo")
 pytestmark = pytest.mark.skipif(not OK, reason=WHY or "gloo unavailable")
 
 K1, K2 = 3, 2
-
-
-@pytest.fixture
-def world_of_one():
-    import torch.distributed as dist
-
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{_free_port()}", rank=0, world_size=1)
-    try:
-        yield dist
-    finally:
-        dist.destroy_process_group()
 
 
 def _train(ddp, opt, steps, hook):

@@ -43,6 +43,7 @@ from eftheory.problems import HeterogeneousSignProblem
 from eftheory.schedules import as_schedule
 from eftheory.validation import NonFiniteError
 from test_torch_distributed import X0, LogisticProblem
+from test_mutkill_survivors import _RaggedDraws
 
 CPU = torch.device("cpu")
 
@@ -173,19 +174,10 @@ def test_diagonal_oracle_stream_draws_are_uniform_on_minus_a_to_a(a):
     assert float(xi.abs().max()) <= a
 
 
-class _NormalDraws:
+class _NormalDraws(_RaggedDraws):
     """A protocol problem whose client i draws rng.normal(size=2) + 10 i."""
 
     n_clients, dim = 2, 2
-
-    def f_i(self, i, x, xi=None):
-        return float(x @ x)
-
-    def f(self, x):
-        return float(x @ x)
-
-    def grad_i(self, i, x, xi=None):
-        return 2.0 * np.asarray(x, dtype=np.float64)
 
     def sample(self, i, rng):
         return rng.normal(size=2) + 10.0 * i
