@@ -177,9 +177,15 @@ def main(argv=None) -> int:
     extra = [] if args.max_children is None else ["--max-children", str(args.max_children)]
     sample = None
     if args.sample is not None:
-        if not args.skip_run:
-            _generate()                # the names to sample from are those of the current sources
-        status = _statuses()
+        try:
+            if not args.skip_run:
+                _generate()            # the names to sample from are those of the current sources
+            status = _statuses()
+        except subprocess.CalledProcessError as err:
+            last = (err.stderr or "").strip().splitlines()
+            print(f"mutation: error: mutmut could not list the mutants (exit {err.returncode}"
+                  f"{': ' + last[-1] if last else ''})", file=sys.stderr)
+            return 2
         sample = sample_of(status, args.sample, args.seed)
         pending = [name for name in sample if status[name] not in _JUDGED]
         print(f"mutation: a sample of {len(sample)} of {len(status)} mutants (seed {args.seed}); "

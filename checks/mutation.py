@@ -44,16 +44,18 @@ _CHECK_CORE = ("checks/mutants.py", "checks/runner.py", "checks/context.py", "ch
 _HELPER_IMPORT = re.compile(r"from \.(paper_\w+|verdicts|instances|experiment_protocol) import")
 
 
+def _py_files(*folders: str) -> set[str]:
+    """The ``.py`` files under the given folders of the checkout, as paths relative to it."""
+    return {str(p.relative_to(ROOT)) for folder in folders for p in (ROOT / folder).rglob("*.py")}
+
+
 def source_version(claim: Claim | None = None) -> str:
     """A hash of the sources an outcome depends on: ``algorithms/``, ``eftheory/``, the core of ``checks/``
     and the claim's own modules (``Claim.sources``, with the modules they import from). A stored outcome is
     reused only for the same code."""
-    files = set()
-    for pkg in ("algorithms", "eftheory"):
-        files.update(str(p.relative_to(ROOT)) for p in (ROOT / pkg).rglob("*.py"))
-    files.update(_CHECK_CORE)
+    files = _py_files("algorithms", "eftheory") | set(_CHECK_CORE)
     if claim is None:
-        files.update(str(p.relative_to(ROOT)) for p in (ROOT / "checks").glob("*.py"))
+        files |= _py_files("checks")
     else:
         files.update(claim.sources)
         for src in claim.sources:                            # and the helper modules it imports from
@@ -100,10 +102,7 @@ def _pytest_kills(mutant: str, timeout: float = 1800.0) -> dict:
 
 def tests_version() -> str:
     """A hash of what a fast-tier verdict depends on: the sources (as :func:`source_version`) and ``tests/``."""
-    files = {str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("*.py")}
-    files.update(str(p.relative_to(ROOT)) for pkg in ("algorithms", "eftheory", "checks")
-                 for p in (ROOT / pkg).rglob("*.py"))
-    return code_version(files, ROOT)
+    return code_version(_py_files("tests", "algorithms", "eftheory", "checks"), ROOT)
 
 
 def pytest_column(names: list[str], out, *, jobs: int = 1) -> dict:
@@ -113,10 +112,11 @@ def pytest_column(names: list[str], out, *, jobs: int = 1) -> dict:
 
     version = tests_version()
     store = Path(out) / "mutants" / "pytest"
+    path_of = lambda name: store / f"{name.replace('/', '_')}.json"
     got, todo = {}, []
     for name in names:
         try:
-            rec = json.loads((store / f"{name.replace('/', '_')}.json").read_text())
+            rec = json.loads(path_of(name).read_text())
             if rec.get("version") == version:
                 got[name] = rec["result"]
                 continue
@@ -126,7 +126,7 @@ def pytest_column(names: list[str], out, *, jobs: int = 1) -> dict:
 
     def one(name):
         res = _pytest_kills(name)
-        _store(store / f"{name.replace('/', '_')}.json", {"version": version, "result": res})
+        _store(path_of(name), {"version": version, "result": res})
         return name, res
 
     with ThreadPoolExecutor(max_workers=max(1, int(jobs))) as ex:   # each worker waits on a subprocess

@@ -157,6 +157,23 @@ def test_code_mutation_sample_is_a_seeded_prefix_and_its_interval_is_exact():
     assert main(["--sample", "0"]) == 2
 
 
+def test_code_mutation_reports_a_failing_mutmut_in_one_line(monkeypatch, capsys, tmp_path):
+    """When mutmut cannot list the mutants (a broken configuration, say), the sample ends with
+    one line naming it and exit 2, not a traceback."""
+    import subprocess
+
+    from checks import code_mutation as cm
+
+    def broken(*args, **kw):
+        raise subprocess.CalledProcessError(1, ["mutmut"], stderr="Traceback ...\nKeyError: 'source_paths'\n")
+
+    monkeypatch.setattr(cm, "_generate", broken)
+    monkeypatch.setattr(cm.Path, "exists", lambda self: True)       # as if mutmut were installed
+    assert cm.main(["--sample", "5", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["mutation: error: mutmut could not list the mutants (exit 1: KeyError: 'source_paths')"]
+
+
 def test_every_test_a_survivor_reason_names_exists():
     """A reason "killed now by tests/F.py::test_x" names a test that is there (renaming a test
     would leave the survivors page pointing at nothing)."""

@@ -70,7 +70,7 @@ def test_an_invalid_objective_is_reported_by_name_not_as_a_numpy_warning():
         warnings.simplefilter("error")
         with pytest.raises(NonFiniteError) as err:
             algorithms.run("ef21", _InvalidF(), TopK(1), np.array([0.05, 0.0]), 3, stepsize=0.1)
-    assert "f" in str(err.value)
+    assert "objective f(x^k)" in str(err.value) and "iteration 1" in str(err.value)
 
 
 def test_ef21_reference_reports_the_exact_gradient_norm_bit_for_bit():

@@ -98,7 +98,7 @@ def local_error(delta_k: np.ndarray, c_k: np.ndarray) -> np.ndarray:
 
 def run_ef_loop(name: str, problem, compressor, x0: np.ndarray, iters: int, *, stepsize,
                 seed: int, point: str, mu, p, double_way, average: bool, bits,
-                record_clients, options: dict, local_feedback=True) -> Result:
+                record_clients, options: dict, local_feedback) -> Result:
     """Run EF (``point="model"``) or SAEF (``point="step_ahead"``); see the module docstring."""
     mu = check_real("mu", mu, low=0.0, high=1.0, high_open=True)
     p = check_period(p)
