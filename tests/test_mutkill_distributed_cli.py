@@ -64,25 +64,16 @@ class _Recorder:
 # ---------------------------------------------------------------------------------- the CLI
 
 
-def test_main_requires_the_name_flag(no_torchrun, capsys):
-    """``--name`` is a required flag: without it the parser exits with code 2 and names the flag."""
+@pytest.mark.parametrize("flag", ["name", "stepsize"])
+def test_main_requires_the_flag(flag, no_torchrun, capsys):
+    """``--name`` and ``--stepsize`` are required flags: without one the parser exits with code 2,
+    names the flag and starts no rank."""
     rec = _Recorder()
     no_torchrun.setattr(D_, "_rank_main", rec)
     with pytest.raises(SystemExit) as ex:
-        D_.main(_argv(name=None))
+        D_.main(_argv(**{flag: None}))
     assert ex.value.code == 2
-    assert "the following arguments are required: --name" in capsys.readouterr().err
-    assert rec.calls == []
-
-
-def test_main_requires_the_stepsize_flag(no_torchrun, capsys):
-    """``--stepsize`` is a required flag: without it the parser exits with code 2 and names the flag."""
-    rec = _Recorder()
-    no_torchrun.setattr(D_, "_rank_main", rec)
-    with pytest.raises(SystemExit) as ex:
-        D_.main(_argv(stepsize=None))
-    assert ex.value.code == 2
-    assert "the following arguments are required: --stepsize" in capsys.readouterr().err
+    assert f"the following arguments are required: --{flag}" in capsys.readouterr().err
     assert rec.calls == []
 
 
