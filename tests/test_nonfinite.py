@@ -101,8 +101,8 @@ def test_deferred_flag_reads_locate_the_same_iteration(name, monkeypatch):
     init = _core.FiniteWatch.__init__
 
     def reading_every(m):
-        def patched(self, env, iters, every=None):
-            init(self, env, iters, every=m)
+        def patched(self, env, iters, every=None, sinks=None):
+            init(self, env, iters, every=m, sinks=sinks)
         return patched
 
     monkeypatch.setattr(_core.FiniteWatch, "__init__", reading_every(1))
@@ -200,3 +200,81 @@ def test_one_reduction_watch_finds_what_the_exact_watch_finds():
                        backend="torch", seeds=3)
     assert (via_run.value.quantity, via_run.value.iteration, via_run.value.run) == \
         (exact.value.quantity, exact.value.iteration, exact.value.run)
+
+
+def test_sink_watch_reads_other_quantities_only_at_the_last_step():
+    """Under fast_watch with sinks, a quantity outside them is not reduced before the last step
+    (the loop guarantees its non-finite values reach a sink) and is read at the last step."""
+    nan = torch.full((3, 4), np.nan, dtype=torch.float64)
+    ok = torch.zeros(3, 4, dtype=torch.float64)
+    with _core.fast_watch():
+        watch = _core.FiniteWatch(_Env(), iters=4, every=1, sinks=("iterate x",))
+        for k in range(3):
+            watch("memory g_i", nan, k)               # not a sink: skipped before the last step
+            watch("iterate x", ok, k)
+            watch.done(k)
+        with pytest.raises(_core.Recheck):
+            watch("memory g_i", nan, 3)                # the last step reads every quantity
+            watch("iterate x", ok, 3)
+            watch.done(3)
+        watch = _core.FiniteWatch(_Env(), iters=4, every=1, sinks=("iterate x",))
+        with pytest.raises(_core.Recheck):
+            watch("iterate x", nan, 0)                 # a sink is read at every step
+            watch.done(0)
+    # the exact watch ignores sinks: it names the first non-finite quantity wherever it is
+    watch = _core.FiniteWatch(_Env(), iters=4, every=1, sinks=("iterate x",))
+    with pytest.raises(NonFiniteError) as info:
+        watch("memory g_i", nan, 0)
+        watch.done(0)
+    assert (info.value.quantity, info.value.iteration) == ("memory g_i", 0)
+
+
+class _OwnTopK(TopK):
+    """A user subclass: the engine cannot know that it keeps the NaN rule."""
+
+
+def test_ef21_engine_reads_only_the_iterate_at_every_step_for_the_projects_compressors(monkeypatch):
+    """The EF21 engine passes the sink "iterate x" for eftheory's own compressors (Blockwise of
+    them included) and no sinks for a subclass, whose messages might hide a NaN."""
+    from eftheory.compressors import Blockwise
+
+    seen = []
+    init = _core.FiniteWatch.__init__
+
+    def spy(self, env, iters, every=None, sinks=None):
+        seen.append(sinks)
+        init(self, env, iters, every=every, sinks=sinks)
+
+    monkeypatch.setattr(_core.FiniteWatch, "__init__", spy)
+    p = Polynomial(d=4, L0=4.0, L1=4.0)
+    for C in (TopK(1), RandK(2), Blockwise(TopK(1), [2, 2]), Blockwise([TopK(1), _OwnTopK(1)], [2, 2]),
+              _OwnTopK(1)):
+        algorithms.run("ef21", p, C, np.full(4, 0.5), 3, stepsize=1e-3, backend="torch")
+    assert seen == [("iterate x",)] * 3 + [None, None]
+
+
+@pytest.mark.parametrize("iters", [1, 2, 3, 7])
+def test_fast_watch_with_sinks_finds_a_divergence_at_the_last_steps(iters):
+    """EF21 on a quartic with a huge stepsize overflows at a known step; runs that end at or just
+    after it report the exact watch's finding through algorithms.run (fast, sinks, repeat)."""
+    p = Polynomial(d=4, L0=4.0, L1=4.0)
+    spec = algorithms.get("ef21", "torch")
+    from eftheory.schedules import as_schedule
+
+    def exact():
+        return spec.fn(p, TopK(1), np.full(4, 20.0), iters, stepsize=as_schedule(1e3), seed=0,
+                       **{**spec.options, "seeds": 2})
+
+    try:
+        exact()
+        want = None
+    except NonFiniteError as err:
+        want = (err.quantity, err.iteration, err.run)
+    try:
+        algorithms.run("ef21", p, TopK(1), np.full(4, 20.0), iters, stepsize=1e3, backend="torch", seeds=2)
+        got = None
+    except NonFiniteError as err:
+        got = (err.quantity, err.iteration, err.run)
+    assert got == want
+    if iters == 7:
+        assert want is not None

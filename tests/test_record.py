@@ -18,6 +18,7 @@ import textwrap
 
 import numpy as np
 import pytest
+import torch
 
 import algorithms
 from eftheory.compressors import TopK
@@ -161,3 +162,25 @@ def test_statistics_only_engine_run_of_1e5_steps_in_dimension_1e4_with_16_seeds_
     (res,) = _probe(10**5, 10**4, 16, "stats")
     assert res["rows"] == 1 and res["grad_norm"] == [16, 10**5 + 1]
     assert res["peak_kib"] < 2 * 1024 * 1024, res
+
+
+def test_engine_recorder_copies_a_point_unless_the_caller_owns_it():
+    """Recorder.point keeps a copy of x^k (the caller may write into x later) and the tensor itself
+    only when the caller says it never writes into it; the rows are the values at the call."""
+    from algorithms.result import check_record, recording
+    from algorithms.torch._core import Recorder
+
+    class _E:
+        S, d, device, dtype = 2, 3, torch.device("cpu"), torch.float64
+
+    with recording(check_record("all")):
+        rec = Recorder(_E(), iters=2)
+    x = torch.ones(2, 3, dtype=torch.float64)
+    rec.point(0, x)
+    x.mul_(5.0)                                   # written after the call: the record keeps 1
+    y = torch.full((2, 3), 2.0, dtype=torch.float64)
+    rec.point(1, y, owned=True)
+    rec.point(2, x)
+    rec._flush()
+    assert torch.equal(rec.x[:, 0], torch.ones(2, 3, dtype=torch.float64))
+    assert torch.equal(rec.x[:, 1], y) and torch.equal(rec.x[:, 2], x)

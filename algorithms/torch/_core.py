@@ -35,7 +35,7 @@ from eftheory.schedules import PerRun
 from eftheory.validation import NonFiniteError, check_choice, check_int
 
 from ..result import Result, current_policy
-from ._kernels import compress, compress_sparse
+from ._kernels import compress, compress_sparse, constant
 from ._random import CounterRandom, run_seeds
 from .problems import batched_oracle, to_xi_batch
 
@@ -144,7 +144,7 @@ def normalize(v: torch.Tensor, blocks=None) -> torch.Tensor:
     if blocks is None:
         # v / ||v||, and 0 where ||v|| = 0 (then v = 0 and v / 1 = 0: the same zeros, one pass fewer)
         nrm = torch.linalg.vector_norm(v, dim=-1, keepdim=True)
-        return torch.div(v, nrm.masked_fill_(nrm == 0, 1.0))
+        return torch.div(v, nrm.masked_fill_(torch.eq(nrm, constant(0.0, nrm)), 1.0))
     return torch.cat([normalize(part) for part in torch.split(v, list(blocks), dim=-1)], dim=-1)
 
 
@@ -431,10 +431,10 @@ class FiniteWatch:
     """Finds the first non-finite quantity of a batched run without a host sync per step.
 
     ``watch(quantity, tensor, k)`` computes, per run, whether ``tensor`` (leading run axis S) is
-    finite: two reductions on the device (max and min over all but the run axis), no sync. ``watch.done(k)`` closes step k (one
-    more operation) and, every ``every`` steps and at the last step, reads the flags of the steps
-    since the last read (one host read). The first finding -- the earliest step, then the quantity
-    watched first within it, then the lowest run -- raises
+    finite: two reductions on the device (max and min over all but the run axis), no sync.
+    ``watch.done(k)`` closes step k and, every ``every`` steps and at the last step, reads the
+    flags of the steps since the last read (one host read). The first finding -- the earliest
+    step, then the quantity watched first within it, then the lowest run -- raises
     :class:`eftheory.validation.NonFiniteError` with that step, quantity, run and seed. The
     location is exact whatever ``every`` is (the flags of every step are kept until read); a run
     only computes up to ``every - 1`` further steps on non-finite values before it stops.
@@ -444,9 +444,17 @@ class FiniteWatch:
     non-finite whenever one is (NaN propagates, +inf and -inf give NaN), but a sum of finite
     entries can also overflow. A non-finite sum therefore raises :class:`Recheck`, and the run is
     repeated with the exact watch above (:func:`exact_on_recheck`).
+
+    ``sinks``: under the fast watch, the quantities watched at every step; the others are watched
+    at the last step only. A loop passes them when a non-finite value of any quantity it watches
+    reaches a sink at the same step or, through the state it carries, at the next one (NaN and
+    inf propagate through its arithmetic and its compressor keeps the NaN rule): then a run whose
+    sinks stay finite up to the last step, where everything is watched, has no non-finite
+    quantity at all, and a run that has one raises :class:`Recheck` as before. The exact watch
+    (the repeat) watches every quantity at every step.
     """
 
-    def __init__(self, env: "Env", iters: int, every: int | None = None):
+    def __init__(self, env: "Env", iters: int, every: int | None = None, sinks=None):
         self.env, self.iters = env, int(iters)
         builtin = getattr(getattr(env, "oracle", None), "builtin", True)
         if every is None:
@@ -455,12 +463,16 @@ class FiniteWatch:
                 every = 1
         self.every = int(every)
         self.fast = bool(_FAST.get()) and builtin
+        self._sinks = frozenset(sinks) if (sinks is not None and self.fast) else None
+        self._last = self.iters - 1
         self._names: list[str] = []
-        self._ok: list[torch.Tensor] = []              # (S,) True where finite, this step
-        self._window: list = []                          # (step, names, (2Q, S) max and min)
+        self._ok: list[torch.Tensor] = []              # (S,) reductions of this step
+        self._window: list = []                          # (step, names, their (S,) reductions)
         self._dims: dict[int, tuple] = {}
 
     def __call__(self, quantity: str, t: torch.Tensor, k: int) -> None:
+        if self._sinks is not None and quantity not in self._sinks and k < self._last:
+            return                                     # reaches a sink by this step or the next
         if not t.is_floating_point():
             return                                     # integer tensors are finite
         dims = self._dims.get(t.dim())
@@ -481,7 +493,7 @@ class FiniteWatch:
     def done(self, k: int) -> None:
         """After step k: keep its flags; read the flags when due (every ``every`` steps, last step)."""
         if self._ok:
-            self._window.append((int(k), self._names, torch.stack(self._ok)))   # (2Q, S) max, min
+            self._window.append((int(k), self._names, self._ok))   # stacked when read
             self._names, self._ok = [], []
         if (k + 1) % self.every == 0 or k + 1 >= self.iters:
             self.check()
@@ -490,13 +502,13 @@ class FiniteWatch:
         if not self._window:
             return
         window, self._window = self._window, []
-        every = window[0][2] if len(window) == 1 else torch.cat([w[2] for w in window])
+        every = torch.stack([t for _, _, ts in window for t in ts])        # (steps x quantities, S)
         if bool(torch.isfinite(every).all()):                             # the one host read
             return
         if self.fast:
             raise Recheck()
-        for k, names, m in window:
-            bad = ~torch.isfinite(m)
+        for k, names, ts in window:
+            bad = ~torch.isfinite(torch.stack(ts))
             if bool(bad.any()):
                 q, s = (int(i) for i in bad.nonzero()[0])               # quantity order, then run
                 seeds = getattr(self.env, "run_seeds", None)
@@ -540,32 +552,42 @@ class Recorder:
             self._f = torch.empty(shape, device=e.device, dtype=e.dtype)
             self._l2 = torch.empty(shape, device=e.device, dtype=e.dtype)
             self._l1 = torch.empty(shape, device=e.device, dtype=e.dtype)
-            steps = max(1, min(256, _STAT_NUMBERS // (e.S * e.d)))
-            self._block = torch.empty((e.S, steps, e.d), device=e.device, dtype=e.dtype)
-            self._pending: list[int] = []                 # steps whose points wait in the block
+        self._steps = max(1, min(256, _STAT_NUMBERS // max(e.S * e.d, 1)))
+        self._pending: list[int] = []                     # consecutive steps whose points wait
+        self._points: list[torch.Tensor] = []             # their points (S, d)
 
-    def point(self, k: int, x: torch.Tensor) -> None:
-        j = self._slot.get(int(k))
-        if j is not None:
-            self.x.select(1, j).copy_(x)
-        if self._online:
-            if self._pending and self._pending[-1] + 1 != k:
-                self._flush()                             # the block holds consecutive steps only
-            self._block.select(1, len(self._pending)).copy_(x)
-            self._pending.append(int(k))
-            if len(self._pending) == self._block.shape[1]:
-                self._flush()
+    def point(self, k: int, x: torch.Tensor, owned: bool = False) -> None:
+        """Record the iterate x^k (S, d). ``owned``: the caller never writes into x afterwards, so
+        the recorder keeps x itself until the block of points it belongs to is written (every
+        :data:`_STAT_NUMBERS` numbers, at most 256 steps) instead of a copy."""
+        if self._pending and self._pending[-1] + 1 != k:
+            self._flush()                                 # a block holds consecutive steps only
+        self._pending.append(int(k))
+        self._points.append(x if owned else x.clone())
+        if len(self._pending) == self._steps:
+            self._flush()
 
     def _flush(self) -> None:
-        """f, ||grad f||_2 and ||grad f||_1 of the points waiting in the block."""
+        """Write the waiting points into their rows and, online, evaluate f, ||grad f||_2 and
+        ||grad f||_1 at them."""
         if not self._pending:
             return
         k0, m = self._pending[0], len(self._pending)
-        f, G = self.exact(self._block[:, :m])
-        self._f[:, k0:k0 + m] = f
-        self._l2[:, k0:k0 + m] = torch.linalg.vector_norm(G, dim=-1)
-        self._l1[:, k0:k0 + m] = G.abs().sum(-1)
-        self._pending = []
+        X = torch.stack(self._points, dim=1)              # (S, m, d)
+        j0 = self._slot.get(k0)
+        if j0 is not None and self._slot.get(k0 + m - 1) == j0 + m - 1:
+            self.x[:, j0:j0 + m] = X                      # every step is a row (record="all")
+        else:
+            for i, k in enumerate(self._pending):
+                j = self._slot.get(k)
+                if j is not None:
+                    self.x.select(1, j).copy_(X.select(1, i))
+        if self._online:
+            f, G = self.exact(X)
+            self._f[:, k0:k0 + m] = f
+            self._l2[:, k0:k0 + m] = torch.linalg.vector_norm(G, dim=-1)
+            self._l1[:, k0:k0 + m] = G.abs().sum(-1)
+        self._pending, self._points = [], []
 
     def record(self, key: str, k: int, value, length: int | None = None) -> None:
         """Store a per-run value (S, ...) at index k of diagnostic ``key`` (allocated on first use)."""
@@ -606,8 +628,8 @@ class Recorder:
                init_bits_up: float, config: dict, extra: dict | None = None,
                grads: list | None = None) -> Result:
         e = self.env
+        self._flush()
         if self._online:
-            self._flush()
             fvals, gnorm = self._f, self._l2
         else:
             fvals, G = self.exact(self.x)

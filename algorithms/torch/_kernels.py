@@ -41,7 +41,35 @@ import torch
 
 from eftheory.compressors import RandK, ScaledRandK, TopK, UnbiasedSign
 
-__all__ = ["largest_k_mask", "largest_k_index", "compress", "compress_sparse"]
+__all__ = ["largest_k_mask", "largest_k_index", "compress", "compress_sparse", "keeps_non_finite", "constant"]
+
+
+_CONSTANTS: dict = {}
+
+
+def constant(value: float, like: torch.Tensor) -> torch.Tensor:
+    """``value`` as a 0-dim tensor of ``like``'s dtype and device, made once.
+
+    An operator with a Python number operand wraps it into a tensor at every call, which costs
+    more than the arithmetic on a small tensor; the result is the same (the number is converted
+    to the tensor's dtype either way)."""
+    key = (float(value), like.dtype, like.device)
+    t = _CONSTANTS.get(key)
+    if t is None:
+        t = _CONSTANTS[key] = torch.tensor(float(value), dtype=like.dtype, device=like.device)
+    return t
+
+
+def keeps_non_finite(compressor) -> bool:
+    """Whether ``compressor`` is one of :mod:`eftheory.compressors`' own classes (not a subclass),
+    whose messages are non-finite wherever their input is (the NaN rule; Identity passes the input
+    itself), Blockwise when every block's compressor is."""
+    import eftheory.compressors as ec
+
+    kind = type(compressor)
+    if kind is ec.Blockwise:
+        return all(keeps_non_finite(c) for c in compressor.compressors)
+    return kind.__module__ == ec.__name__ and issubclass(kind, ec.Compressor)
 
 
 def largest_k_mask(key: torch.Tensor, k: int) -> torch.Tensor:
@@ -119,7 +147,7 @@ def largest_k_index(key: torch.Tensor, k: int) -> torch.Tensor | None:
 def _non_finite_to_nan(c: torch.Tensor, v: torch.Tensor, scratch: torch.Tensor | None) -> torch.Tensor:
     """The compressors' NaN rule, in place: c_i + 0 * v_i is c_i where v_i is finite (exactly, signed
     zeros included) and NaN where v_i is NaN or inf (``scratch``: a spent tensor of v's shape)."""
-    zeros = torch.mul(v, 0.0, out=scratch) if scratch is not None else v * 0.0
+    zeros = torch.mul(v, constant(0.0, v), out=scratch) if scratch is not None else v * 0.0
     return c.add_(zeros)
 
 

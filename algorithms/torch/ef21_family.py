@@ -47,6 +47,7 @@ from eftheory.validation import check_blocks, check_choice, check_real
 
 from ..registry import register
 from ._core import ENGINE_OPTIONS, Env, FiniteWatch, Recorder, RunValues, normalize
+from ._kernels import constant, keeps_non_finite
 
 __all__: list[str] = []
 
@@ -129,7 +130,7 @@ def _message(env, compressor, v, g_i, tmp):
 def _mirror_update(g, c, n: int, g_i, k: int):
     """The server mirror :math:`g^k = g^{k-1} + \\frac1n\\sum_i c_i^k` (``g_i``: the clients'
     memories, read by no correct server step)."""
-    return g + c.sum(dim=1) / n
+    return g + c.sum(dim=1).div_(constant(n, g))
 
 
 #: estimators that carry v^{k-1} into the update (they update their own copy of v in place)
@@ -307,11 +308,14 @@ def ef21_engine(name, problem, compressor, x0, iters, *, stepsize, momentum, see
     hvp_calls = [0.0] * iters
 
     rec = Recorder(env, iters)
-    watch = FiniteWatch(env, iters)
+    # a non-finite value of any watched quantity stays in the carried state (g_i, g, v, e and x
+    # are only added to and scaled, the compressor keeps the NaN rule) and reaches x within two
+    # steps: the fast watch reads x at every step and the rest at the last step
+    watch = FiniteWatch(env, iters, sinks=("iterate x",) if keeps_non_finite(compressor) else None)
     agg = LocalAggregate(n)
     full = env.full
     x = env.x0.unsqueeze(0).expand(S, d).clone()
-    rec.point(0, x)
+    rec.point(0, x, owned=True)
     st: dict = {}
     for k in range(iters):
         x = ef21_step(env, st, x, k, estimator=estimator, normalized=normalized, gamma=gamma.at(k),
@@ -334,7 +338,7 @@ def ef21_engine(name, problem, compressor, x0, iters, *, stepsize, momentum, see
             rec.record("v_i", k, st["v"])
             rec.record("g", k, st["g"])
         watch.done(k)
-        rec.point(k + 1, x)
+        rec.point(k + 1, x, owned=True)             # x^{k+1} is a new tensor, never written into
 
     return rec.result(
         stepsize=gamma.per_run(), momentum=None if eta is None else eta.per_run(), bits_up=[up_bits] * iters, bits_down=[0.0] * iters,

@@ -161,14 +161,14 @@ def sign_engine(name, problem, x0, iters, *, stepsize, momentum, seed, estimator
     watch = FiniteWatch(env, iters)
     agg = LocalAggregate(n)
     x = env.x0.unsqueeze(0).expand(S, d).clone()
-    rec.point(0, x)
+    rec.point(0, x, owned=True)
     st = {"v": torch.zeros((S, m_rows, d), device=env.device, dtype=env.dtype)}
     for k in range(iters):
         x = sign_step(env, st, x, k, gamma=gamma.at(k), beta=None if beta is None else beta.at(k),
                       estimator=estimator, uplink=uplink, downlink=downlink, conv=conv, agg=agg, watch=watch,
                       rec=rec if full else None)
         watch.done(k)
-        rec.point(k + 1, x)
+        rec.point(k + 1, x, owned=True)             # x^{k+1} is a new tensor, never written into
 
     if full:
         for key in ("ties", "violations"):
