@@ -287,3 +287,20 @@ def test_benchmark_compares_separate_and_grouped_runs(capsys):
     row = bench.grouped_runs(iters=20, seeds=4, batch=2)
     assert row["runs"] == 12 and row["separate_s"] > 0 and row["grouped_s"] > 0
     assert "figures bit-identical" in capsys.readouterr().out
+
+
+def test_constant_operands_give_the_results_of_python_numbers():
+    """The engine's 0-dim constants (made once per value, dtype and device) compute what the
+    Python numbers they replace compute, bit for bit, in float64 and float32, and stay normal
+    tensors when first made in inference mode."""
+    from algorithms.torch._kernels import constant
+
+    for dtype in (torch.float64, torch.float32):
+        v = torch.randn(5, 3, 7, dtype=dtype, generator=torch.Generator().manual_seed(1))
+        assert torch.equal(v.sum(dim=1).div_(constant(3, v)), v.sum(dim=1) / 3)
+        assert torch.equal(torch.mul(v, constant(0.1, v)), v * 0.1)
+        assert torch.equal(torch.eq(v.round(), constant(0.0, v)), v.round() == 0)
+        assert constant(0.1, v) is constant(0.1, v) and constant(0.1, v).dtype == dtype
+    with torch.inference_mode():
+        c = constant(7.5, torch.zeros(1, dtype=torch.float64))
+    assert not c.is_inference()

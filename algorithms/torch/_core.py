@@ -253,10 +253,15 @@ class Env:
         the cost of allocating (and first touching) large blocks in the loop. The content is
         whatever was written last; a caller owns the names it uses.
         """
+        buf = self._buffers.get(name) if shape is None else None
+        if buf is not None:                                     # the default shape, made before
+            return buf
         shape = (self.S, self.n, self.d) if shape is None else tuple(shape)
-        buf = self._buffers.get(name)
-        if buf is None or tuple(buf.shape) != shape:
-            buf = self._buffers[name] = torch.empty(shape, device=self.device, dtype=self.dtype)
+        buf = self._buffers.get((name, shape))
+        if buf is None:
+            buf = self._buffers[(name, shape)] = torch.empty(shape, device=self.device, dtype=self.dtype)
+            if shape == (self.S, self.n, self.d):
+                self._buffers[name] = buf
         return buf
 
     # -- randomness ---------------------------------------------------------------------------

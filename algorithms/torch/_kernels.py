@@ -56,7 +56,8 @@ def constant(value: float, like: torch.Tensor) -> torch.Tensor:
     key = (float(value), like.dtype, like.device)
     t = _CONSTANTS.get(key)
     if t is None:
-        t = _CONSTANTS[key] = torch.tensor(float(value), dtype=like.dtype, device=like.device)
+        with torch.inference_mode(False):          # a normal tensor, usable inside and outside inference mode
+            t = _CONSTANTS[key] = torch.tensor(float(value), dtype=like.dtype, device=like.device)
     return t
 
 

@@ -30,19 +30,20 @@ from ..cards import CARDS
 from ..cards import card as _card
 from ..registry import register
 from ._core import ENGINE_OPTIONS, Env, FiniteWatch, Recorder, RunValues
-from ._kernels import compress
+from ._kernels import compress, constant
 from .ef21_family import LocalAggregate
 
 __all__: list[str] = []
 
 
 def _sgn(v: torch.Tensor, zero: float) -> torch.Tensor:
-    return torch.sign(v).masked_fill_(v == 0, zero)          # sign, with sign(0) = zero
+    return torch.sign(v).masked_fill_(torch.eq(v, constant(0.0, v)), zero)   # sign, with sign(0) = zero
 
 
 def _majority_vote(total: torch.Tensor, n: int, ties: str) -> torch.Tensor:
     """sign of the vote sum (S, d); an exactly-zero sum gives 0 (``ties="zero"``) or +1 (``"plus"``)."""
-    return torch.where(total == 0, torch.full_like(total, 1.0 if ties == "plus" else 0.0), torch.sign(total))
+    tie = constant(1.0 if ties == "plus" else 0.0, total)
+    return torch.where(torch.eq(total, constant(0.0, total)), tie, torch.sign(total))
 
 
 def _check_sign_zero(value) -> float:
@@ -110,7 +111,7 @@ def sign_step(env, st: dict, x, k: int, *, gamma, beta, estimator: str, uplink: 
                 msgs = env.compress(conv["S_up"], v, out="msgs")
         watch("message", msgs, k)
         total = agg.vote(msgs)
-        u = total / n
+        u = torch.div(total, constant(n, total))
         if downlink == "sign":
             if rec is not None:
                 rec.record("ties", k, (total == 0).sum(-1).to(v.dtype))
