@@ -42,6 +42,13 @@ largest S (b = 1: cost linear in the problem size). Times include everything a r
 draws, oracle calls, compression, the per-step diagnostics and the final evaluation of f and
 :math:`\|\nabla f\|` at every iterate.
 
+``--compile-probe`` (instead of the tables) times ``torch.compile`` (inductor) of one
+``ef21-mvr-norm`` iteration's tensor work, :func:`_mvr_core`, against eager at S = 1 and 64, with
+its compile time and whether the two agree bit for bit. The engine runs eager: a compiled step
+computes its reductions in another order (its results differ from eager in the last bits), so
+compiling it would change every figure a seed gives, and it costs seconds of compilation per
+shape.
+
 Problem: :class:`eftheory.problems.HeterogeneousSignProblem` (n heterogeneous clients, a common
 diagonal curvature, uniform gradient noise: stochastic oracles whose cost is linear in d, so
 the timings measure the algorithms' own work; its construction is cheap at any d). Compressor: Top-K with K = d/100 for the EF21
@@ -351,6 +358,48 @@ def grouped_runs(iters: int = 2000, seeds: int = 64, batch: int = 32) -> dict:
             "ratio": t_sep / t_grp}
 
 
+def _mvr_core(G, G_prev, v, g_i, g, x, gamma: float, eta: float, n: int):
+    """The tensor work of one ``ef21-mvr-norm`` iteration after its draws and gradients (Top-2 by
+    two rounds of argmax, the memories, the mirror, the normalized step), as one function."""
+    v = G + (1.0 - eta) * (v - G_prev)
+    t = v - g_i
+    key = t.abs()
+    first = key.argmax(-1, keepdim=True)
+    second = key.scatter(-1, first, float("-inf")).argmax(-1, keepdim=True)
+    idx = torch.cat([first, second], -1)
+    c = torch.zeros_like(t).scatter(-1, idx, t.gather(-1, idx)) + 0.0 * t
+    g = g + c.sum(1) / n
+    nrm = torch.linalg.vector_norm(g, dim=-1, keepdim=True)
+    x_new = x - gamma * (g / torch.where(nrm == 0, 1.0, nrm))
+    return v, g_i + c, g, x_new, x_new.sum(-1)
+
+
+def compile_probe(S: int = 1, calls: int = 2000) -> dict:
+    """``torch.compile`` (inductor) of :func:`_mvr_core` on problem Q's sizes against eager: the
+    compile time, microseconds per call of both, and whether they agree bit for bit."""
+    gen = torch.Generator().manual_seed(0)
+    args = [torch.randn(S, 4, 10, dtype=torch.float64, generator=gen) for _ in range(4)]
+    args += [torch.randn(S, 10, dtype=torch.float64, generator=gen) for _ in range(2)]
+
+    def per_call(fn):
+        for _ in range(20):
+            fn(*args, 0.1, 0.5, 4)
+        return min(_time(lambda: [fn(*args, 0.1, 0.5, 4) for _ in range(calls)]) for _ in range(3)) / calls
+
+    eager = per_call(_mvr_core)
+    try:
+        t0 = time.perf_counter()
+        compiled = torch.compile(_mvr_core, dynamic=False)
+        compiled(*args, 0.1, 0.5, 4)
+        compile_s = time.perf_counter() - t0
+    except Exception as err:                      # no C++ compiler, an unsupported platform, ...
+        return {"S": S, "eager_s_per_call": eager, "error": f"{type(err).__name__}: {str(err).splitlines()[0][:120]}"}
+    fast = per_call(compiled)
+    same = all(torch.equal(a, b) for a, b in zip(_mvr_core(*args, 0.1, 0.5, 4), compiled(*args, 0.1, 0.5, 4)))
+    return {"S": S, "eager_s_per_call": eager, "compiled_s_per_call": fast, "compile_s": compile_s,
+            "bit_identical": same}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.engine", description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default="cpu", help="engine device: cpu, cuda or cuda:N (default cpu)")
@@ -365,6 +414,9 @@ def main(argv=None) -> int:
                          "at least 1; on a machine shared with other jobs, more threads than free cores "
                          "slow torch down many-fold)")
     ap.add_argument("--small", action="store_true", help="with --quick: still run the small-d part")
+    ap.add_argument("--compile-probe", action="store_true",
+                    help="only time torch.compile of one ef21-mvr-norm iteration's tensor work against eager "
+                         "(problem Q, S = 1 and 64, one thread; needs a C++ compiler)")
     ap.add_argument("--out", default=None, help="also write the rows as JSON to this file")
     ap.add_argument("--ledger", default="results/ledger.json",
                     help="a finished `eftheory verify` ledger whose per-claim times are listed (default: "
@@ -384,6 +436,19 @@ def main(argv=None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if args.compile_probe:
+        torch.set_num_threads(1)
+        print("# torch.compile (inductor, dynamic=False) of one ef21-mvr-norm iteration's tensor work "
+              "(benchmarks.engine._mvr_core), problem Q sizes, one thread")
+        for S in (1, 64):
+            r = compile_probe(S)
+            if "error" in r:
+                print(f"S={S:<4} eager {1e6 * r['eager_s_per_call']:.1f} us per call; torch.compile failed: {r['error']}")
+            else:
+                print(f"S={S:<4} eager {1e6 * r['eager_s_per_call']:.1f} us, compiled {1e6 * r['compiled_s_per_call']:.1f} us "
+                      f"per call ({r['eager_s_per_call'] / r['compiled_s_per_call']:.2f}x) after {r['compile_s']:.1f} s of "
+                      f"compilation; bit-identical to eager: {r['bit_identical']}", flush=True)
+        return 0
     torch.set_num_threads(args.threads if args.threads is not None else auto_threads())
     grid = QUICK_GRID if args.quick else GRID
     iters = args.iters or (3 if args.quick else DEFAULT_ITERS)

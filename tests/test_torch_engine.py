@@ -289,6 +289,26 @@ def test_benchmark_compares_separate_and_grouped_runs(capsys):
     assert "figures bit-identical" in capsys.readouterr().out
 
 
+def test_compile_probe_reports_a_failing_compiler_in_its_row(monkeypatch):
+    """Without a working torch.compile the probe still times eager and names the error; its core is
+    the normalized EF21-MVR step: a unit direction and messages of two entries per client."""
+    from benchmarks import engine as bench
+
+    def broken(fn, **kw):
+        raise RuntimeError("no compiler here\nmore detail")
+
+    monkeypatch.setattr(torch, "compile", broken)
+    row = bench.compile_probe(S=2, calls=3)
+    assert row["eager_s_per_call"] > 0 and row["error"] == "RuntimeError: no compiler here"
+    gen = torch.Generator().manual_seed(3)
+    G, Gp, v, g_i = (torch.randn(2, 4, 10, dtype=torch.float64, generator=gen) for _ in range(4))
+    g, x = torch.zeros(2, 10, dtype=torch.float64), torch.zeros(2, 10, dtype=torch.float64)
+    v_new, g_i_new, g_new, x_new, _ = bench._mvr_core(G, Gp, v, g_i, g, x, 0.1, 0.5, 4)
+    assert torch.equal(v_new, G + 0.5 * (v - Gp))
+    assert ((g_i_new - g_i) != 0).sum(-1).eq(2).all()
+    assert torch.allclose(torch.linalg.vector_norm(x_new, dim=-1), torch.full((2,), 0.1, dtype=torch.float64))
+
+
 def test_constant_operands_give_the_results_of_python_numbers():
     """The engine's 0-dim constants (made once per value, dtype and device) compute what the
     Python numbers they replace compute, bit for bit, in float64 and float32, and stay normal
