@@ -44,8 +44,8 @@ draws, oracle calls, compression, the per-step diagnostics and the final evaluat
 
 ``--compile-probe`` (instead of the tables) times ``torch.compile`` (inductor) of one
 ``ef21-mvr-norm`` iteration's tensor work, :func:`_mvr_core`, against eager at S = 1 and 64, with
-its compile time and whether the two agree bit for bit. The engine runs eager: a compiled step
-computes its reductions in another order (its results differ from eager in the last bits), so
+its compile time and whether the two agree bit for bit. The engine runs eager: on this
+machine's measurement the compiled step's results differ from eager's in the last bits, so
 compiling it would change every figure a seed gives, and it costs seconds of compilation per
 shape.
 
