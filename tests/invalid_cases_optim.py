@@ -83,4 +83,8 @@ CASES = [
     InvalidCase("optim-rhm-uniforms", lambda: optim.EF21RHMNorm(_params(), stepsize=0.1, momentum=0.5, n_clients=2,
                                                                 compressor=TopK(1), uniforms=math.pi),
                 ("uniforms",)),
+    InvalidCase("optim-rhm-same-sample-not-bool",
+                lambda: optim.EF21RHMNorm(_params(), stepsize=0.1, momentum=0.5, n_clients=2, compressor=TopK(1),
+                                          generator=torch.Generator(), rhm_same_sample=1),
+                ("rhm_same_sample", "[False, True]")),
 ]

@@ -1,5 +1,7 @@
 """Walk the invalid-input registry: every case raises a ValueError naming the parameter."""
 
+import re
+
 import pytest
 
 from invalid_inputs import all_cases
@@ -18,4 +20,7 @@ def test_invalid_input_raises_named_value_error(case):
     msg = str(info.value)
     for s in case.expect:
         assert s in msg, f"message {msg!r} lacks {s!r}"
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", s):
+            # a parameter's name stands as a word of its own, not inside another name
+            assert re.search(rf"(?<![A-Za-z0-9_]){s}(?![A-Za-z0-9_])", msg), f"message {msg!r} lacks the word {s!r}"
     assert "\n" not in msg
