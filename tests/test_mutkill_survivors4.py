@@ -164,3 +164,16 @@ def test_a_draw_holds_fewer_numbers_per_run_than_the_address_has_positions(monke
     assert stream.uniform((7,)).shape == (2, 1, 7)
     with pytest.raises(ValueError, match="fewer than 2\\*\\*32 numbers per run; got 8"):
         stream.uniform((8,))
+
+
+@pytest.mark.parametrize("name", ["ef", "saef"])
+def test_ef_reference_names_its_seed_when_the_objective_is_not_finite(name):
+    """EF / SAEF on the reference: an objective that turns NaN at an iterate ends the run with a
+    finding that carries the run's seed, and a finite run's Result says it came from NumPy."""
+    from test_mutkill_survivors3 import _InvalidF
+
+    with pytest.raises(NonFiniteError) as info:
+        algorithms.run(name, _InvalidF(), TopK(1), np.array([0.05, 0.0]), 3, stepsize=0.1, seed=7)
+    assert info.value.quantity == "objective f(x^k)" and info.value.seed == 7
+    res = algorithms.run(name, _InvalidF(), TopK(1), np.array([5.0, 0.0]), 3, stepsize=0.1, seed=7)
+    assert res.backend == "numpy"
