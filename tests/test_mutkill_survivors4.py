@@ -177,3 +177,17 @@ def test_ef_reference_names_its_seed_when_the_objective_is_not_finite(name):
     assert info.value.quantity == "objective f(x^k)" and info.value.seed == 7
     res = algorithms.run(name, _InvalidF(), TopK(1), np.array([5.0, 0.0]), 3, stepsize=0.1, seed=7)
     assert res.backend == "numpy"
+
+
+def test_engine_normalize_works_on_the_last_axis_with_blocks_for_any_leading_axes():
+    """``normalize(v, blocks)`` normalizes each block of the last axis on its own, for tensors with
+    any number of leading axes (here (2, 3, 4) with blocks [1, 3]), and keeps zero blocks zero."""
+    from algorithms.torch._core import normalize
+
+    v = torch.arange(24, dtype=torch.float64).reshape(2, 3, 4) - 5.0
+    v[1, 2, 1:] = 0.0
+    out = normalize(v, [1, 3])
+    for part, got in ((v[..., :1], out[..., :1]), (v[..., 1:], out[..., 1:])):
+        nrm = torch.linalg.vector_norm(part, dim=-1, keepdim=True)
+        assert torch.equal(got, torch.where(nrm == 0, torch.zeros_like(part), part / nrm))
+    assert torch.equal(out[1, 2, 1:], torch.zeros(3, dtype=torch.float64))
