@@ -233,9 +233,10 @@ class _OwnTopK(TopK):
     """A user subclass: the engine cannot know that it keeps the NaN rule."""
 
 
-def test_ef21_engine_reads_only_the_iterate_at_every_step_for_the_projects_compressors(monkeypatch):
-    """The EF21 engine passes the sink "iterate x" for eftheory's own compressors (Blockwise of
-    them included) and no sinks for a subclass, whose messages might hide a NaN."""
+@pytest.mark.parametrize("name", ["ef21", "ef"])
+def test_engine_reads_only_the_iterate_at_every_step_for_the_projects_compressors(name, monkeypatch):
+    """The EF21 and EF/SAEF engines pass the sink "iterate x" for eftheory's own compressors
+    (Blockwise of them included) and no sinks for a subclass, whose messages might hide a NaN."""
     from eftheory.compressors import Blockwise
 
     seen = []
@@ -249,20 +250,21 @@ def test_ef21_engine_reads_only_the_iterate_at_every_step_for_the_projects_compr
     p = Polynomial(d=4, L0=4.0, L1=4.0)
     for C in (TopK(1), RandK(2), Blockwise(TopK(1), [2, 2]), Blockwise([TopK(1), _OwnTopK(1)], [2, 2]),
               _OwnTopK(1)):
-        algorithms.run("ef21", p, C, np.full(4, 0.5), 3, stepsize=1e-3, backend="torch")
+        algorithms.run(name, p, C, np.full(4, 0.5), 3, stepsize=1e-3, backend="torch")
     assert seen == [("iterate x",)] * 3 + [None, None]
 
 
 @pytest.mark.parametrize("iters", [1, 2, 3, 7])
-def test_fast_watch_with_sinks_finds_a_divergence_at_the_last_steps(iters):
-    """EF21 on a quartic with a huge stepsize overflows at a known step; runs that end at or just
-    after it report the exact watch's finding through algorithms.run (fast, sinks, repeat)."""
+@pytest.mark.parametrize("name, stepsize", [("ef21", 1e3), ("ef", 1e3), ("saef", 1e3)])
+def test_fast_watch_with_sinks_finds_a_divergence_at_the_last_steps(name, stepsize, iters):
+    """EF21 / EF / SAEF on a quartic with a huge stepsize overflow at a known step; runs that end at
+    or just after it report the exact watch's finding through algorithms.run (fast, sinks, repeat)."""
     p = Polynomial(d=4, L0=4.0, L1=4.0)
-    spec = algorithms.get("ef21", "torch")
+    spec = algorithms.get(name, "torch")
     from eftheory.schedules import as_schedule
 
     def exact():
-        return spec.fn(p, TopK(1), np.full(4, 20.0), iters, stepsize=as_schedule(1e3), seed=0,
+        return spec.fn(p, TopK(1), np.full(4, 20.0), iters, stepsize=as_schedule(stepsize), seed=0,
                        **{**spec.options, "seeds": 2})
 
     try:
@@ -271,7 +273,7 @@ def test_fast_watch_with_sinks_finds_a_divergence_at_the_last_steps(iters):
     except NonFiniteError as err:
         want = (err.quantity, err.iteration, err.run)
     try:
-        algorithms.run("ef21", p, TopK(1), np.full(4, 20.0), iters, stepsize=1e3, backend="torch", seeds=2)
+        algorithms.run(name, p, TopK(1), np.full(4, 20.0), iters, stepsize=stepsize, backend="torch", seeds=2)
         got = None
     except NonFiniteError as err:
         got = (err.quantity, err.iteration, err.run)

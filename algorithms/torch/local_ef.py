@@ -33,6 +33,7 @@ from eftheory.validation import check_real
 from ..cards import card as _card
 from ..registry import register
 from ._core import ENGINE_OPTIONS, Env, FiniteWatch, Recorder, RunValues
+from ._kernels import keeps_non_finite
 from .ef21_family import LocalAggregate
 
 __all__: list[str] = []
@@ -132,7 +133,11 @@ def local_ef_engine(name, problem, compressor, x0, iters, *, stepsize, seed, ste
     eta = RunValues(stepsize, iters, env, ndim=3)          # floats, or (S, 1, 1) per run (PerRun)
 
     rec = Recorder(env, iters)
-    watch = FiniteWatch(env, iters)
+    # a non-finite value of any watched quantity stays in the carried state (m, e_loc, e_srv and x
+    # are only added to and scaled; a dropped local error has passed into the message first) or
+    # reaches x at its step, the compressor keeping the NaN rule: the fast watch reads x at every
+    # step and the rest at the last step
+    watch = FiniteWatch(env, iters, sinks=("iterate x",) if keeps_non_finite(compressor) else None)
     T1 = iters + 1
     x = env.x0.unsqueeze(0).expand(S, d).clone()
     m = torch.zeros((S, n, d), device=env.device, dtype=env.dtype)

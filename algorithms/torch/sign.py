@@ -159,8 +159,8 @@ def sign_engine(name, problem, x0, iters, *, stepsize, momentum, seed, estimator
     conv = {"zero": zero, "ties": ties, "convention": momentum_convention, "on_violation": on_violation,
             "shared_draw": shared_draw, "S_up": S_up, "S_down": S_down, "R": R, "R_name": R_name}
     rec = Recorder(env, iters)
-    watch = FiniteWatch(env, iters)
-    agg = LocalAggregate(n)
+    watch = FiniteWatch(env, iters)        # every quantity at every step: torch.sign(NaN) is 0, so a
+    agg = LocalAggregate(n)                # non-finite gradient need not reach the iterate
     x = env.x0.unsqueeze(0).expand(S, d).clone()
     rec.point(0, x, owned=True)
     st = {"v": torch.zeros((S, m_rows, d), device=env.device, dtype=env.dtype)}
