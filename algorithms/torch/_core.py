@@ -452,11 +452,11 @@ class FiniteWatch:
 
     ``sinks``: under the fast watch, the quantities watched at every step; the others are watched
     at the last step only. A loop passes them when a non-finite value of any quantity it watches
-    reaches a sink at the same step or, through the state it carries, at the next one (NaN and
-    inf propagate through its arithmetic and its compressor keeps the NaN rule): then a run whose
-    sinks stay finite up to the last step, where everything is watched, has no non-finite
-    quantity at all, and a run that has one raises :class:`Recheck` as before. The exact watch
-    (the repeat) watches every quantity at every step.
+    either reaches a sink at its step or stays in the state the loop carries until it does (NaN
+    and inf propagate through the loop's arithmetic, its compressor keeps the NaN rule, and no
+    carried state is overwritten): then a run whose sinks stay finite up to the last step, where
+    everything is watched, has no non-finite quantity at all, and a run that has one raises
+    :class:`Recheck` as before. The exact watch (the repeat) watches every quantity at every step.
     """
 
     def __init__(self, env: "Env", iters: int, every: int | None = None, sinks=None):
@@ -477,7 +477,7 @@ class FiniteWatch:
 
     def __call__(self, quantity: str, t: torch.Tensor, k: int) -> None:
         if self._sinks is not None and quantity not in self._sinks and k < self._last:
-            return                                     # reaches a sink by this step or the next
+            return                                     # it reaches a sink, or the last step reads it
         if not t.is_floating_point():
             return                                     # integer tensors are finite
         dims = self._dims.get(t.dim())

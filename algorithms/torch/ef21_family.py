@@ -308,9 +308,9 @@ def ef21_engine(name, problem, compressor, x0, iters, *, stepsize, momentum, see
     hvp_calls = [0.0] * iters
 
     rec = Recorder(env, iters)
-    # a non-finite value of any watched quantity stays in the carried state (g_i, g, v, e and x
-    # are only added to and scaled, the compressor keeps the NaN rule) and reaches x within two
-    # steps: the fast watch reads x at every step and the rest at the last step
+    # a non-finite value of any watched quantity reaches x at its step or stays in the carried
+    # state (g_i, g, v, e and x are only added to and scaled, the compressor keeps the NaN rule)
+    # until it does: the fast watch reads x at every step and every quantity at the last step
     watch = FiniteWatch(env, iters, sinks=("iterate x",) if keeps_non_finite(compressor) else None)
     agg = LocalAggregate(n)
     full = env.full
