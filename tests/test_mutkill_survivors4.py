@@ -191,3 +191,34 @@ def test_engine_normalize_works_on_the_last_axis_with_blocks_for_any_leading_axe
         nrm = torch.linalg.vector_norm(part, dim=-1, keepdim=True)
         assert torch.equal(got, torch.where(nrm == 0, torch.zeros_like(part), part / nrm))
     assert torch.equal(out[1, 2, 1:], torch.zeros(3, dtype=torch.float64))
+
+
+class _NanThenRefuses:
+    """f_i = 0.5 ||x||^2; the gradient turns NaN once x_0 < 0.5 and the problem refuses (raises)
+    to be evaluated at a non-finite point, as user code may."""
+
+    n_clients, dim = 1, 2
+
+    def f_i(self, i, x):
+        return 0.5 * float(np.dot(x, x))
+
+    def f(self, x):
+        return self.f_i(0, x)
+
+    def sample(self, i, rng):
+        return None
+
+    def grad_i(self, i, x, xi=None):
+        x = np.asarray(x, float)
+        if not np.isfinite(x).all():
+            raise RuntimeError("evaluated at a non-finite point")
+        return np.array([np.nan, 0.0]) if x[0] < 0.5 else x.copy()
+
+
+def test_engine_with_a_user_oracle_stops_at_the_first_non_finite_step():
+    """With a problem of user code the engine reads its finiteness flags after every step: the NaN
+    gradient is the finding, before the next step would call the user's code at a NaN point."""
+    with pytest.raises(NonFiniteError) as info:
+        algorithms.run("ef21", _NanThenRefuses(), TopK(1), np.array([1.0, 1.0]), 20, stepsize=0.3,
+                       backend="torch")
+    assert info.value.quantity == "gradient grad_i"
