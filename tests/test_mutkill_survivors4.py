@@ -222,3 +222,17 @@ def test_engine_with_a_user_oracle_stops_at_the_first_non_finite_step():
         algorithms.run("ef21", _NanThenRefuses(), TopK(1), np.array([1.0, 1.0]), 20, stepsize=0.3,
                        backend="torch")
     assert info.value.quantity == "gradient grad_i"
+
+
+def test_engine_work_buffers_live_on_the_runs_device_whatever_torchs_default():
+    """``Env.buffer`` makes its work tensors on the run's device and dtype, also when torch's
+    default device is another one (here ``meta``), for the default shape and a given one."""
+    from algorithms.torch._core import Env
+    from eftheory.problems import problem_q
+
+    env = Env("ef21", problem_q(seed=0), np.zeros(10), seed=0, seeds=3, device="cpu", dtype="float64",
+              draws=None, oracle=None)
+    with torch.device("meta"):
+        bufs = [env.buffer("w"), env.buffer("w2", (3, 10)), env.buffer("w")]
+    assert all(b.device.type == "cpu" and b.dtype == torch.float64 for b in bufs)
+    assert bufs[0].shape == (3, 4, 10) and bufs[1].shape == (3, 10) and bufs[2] is bufs[0]
