@@ -59,6 +59,8 @@ _M1 = 0xBF58476D1CE4E5B9
 _M2 = 0x94D049BB133111EB
 #: words per chunk of the integer passes (cache-sized temporaries)
 _CHUNK = 1 << 15
+#: a call draws fewer than this many numbers per run (its positions j < 2**32 of the address)
+_POSITIONS = 1 << 32
 
 
 def _signed(z: int) -> int:
@@ -141,7 +143,7 @@ class Stream:
 
         Computed in chunks of about :data:`_CHUNK` words, so that the passes of the mixing
         function run in the cache; the values do not depend on the chunking."""
-        if m >= 1 << 32:
+        if m >= _POSITIONS:
             raise ValueError(f"a draw must hold fewer than 2**32 numbers per run; got {m}")
         dev = self.owner.device
         J = self._offsets.get(m)
