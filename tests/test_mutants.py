@@ -187,6 +187,15 @@ def test_every_test_a_survivor_reason_names_exists():
     assert named and not missing
 
 
+def test_every_survivor_has_one_reason():
+    """The reasons file names each mutant once (a second line would silently replace the first)."""
+    from checks.code_mutation import REASONS
+
+    names = [line.partition("\t")[0].strip() for line in REASONS.read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert names and len(names) == len(set(names))
+
+
 def test_code_mutation_page_states_the_sample_and_its_interval():
     from checks.code_mutation import survivors_page
 

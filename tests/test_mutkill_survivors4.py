@@ -236,3 +236,36 @@ def test_engine_work_buffers_live_on_the_runs_device_whatever_torchs_default():
         bufs = [env.buffer("w"), env.buffer("w2", (3, 10)), env.buffer("w")]
     assert all(b.device.type == "cpu" and b.dtype == torch.float64 for b in bufs)
     assert bufs[0].shape == (3, 4, 10) and bufs[1].shape == (3, 10) and bufs[2] is bufs[0]
+
+
+class _HugeOnClientOne(_HugeGradient):
+    """Client 0's gradient is 0, client 1's is 1e308 in every coordinate."""
+
+    def grad_i(self, i, x, xi=None):
+        return np.full(3, 1e308) if i == 1 else np.zeros(3)
+
+
+def test_reference_names_the_client_whose_estimator_state_overflows():
+    """EControl on the reference: client 1's error state e_1 = e_1 + grad - g_1 - c overflows at
+    k = 1 while its messages stay finite; the finding names that state, iteration and client."""
+    with pytest.raises(NonFiniteError) as info:
+        algorithms.run("econtrol", _HugeOnClientOne(), TopK(1), np.zeros(3), 5, stepsize=1e-300, init="zero")
+    assert (info.value.quantity, info.value.iteration, info.value.client) == ("estimator state e_i", 1, 1)
+
+
+def test_ef21_reference_called_directly_reports_an_invalid_message_not_a_numpy_warning():
+    """The registered reference function, called without algorithms.run (whose errstate silences
+    NumPy), still silences the invalid operations of its loop: an overflowing message is the
+    project's NonFiniteError even where warnings are errors."""
+    import warnings
+
+    from eftheory.schedules import as_schedule
+    from test_mutkill_survivors3 import _FlippingHuge
+
+    spec = algorithms.get("ef21-sgd", "numpy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(NonFiniteError) as info:
+            spec.fn(_FlippingHuge(), TopK(1), np.array([1.0, 0.0]), 3, stepsize=as_schedule(0.1), seed=0,
+                    **spec.options)
+    assert (info.value.quantity, info.value.iteration) == ("message c_i", 1)
