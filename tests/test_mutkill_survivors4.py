@@ -122,7 +122,17 @@ def test_a_hook_checks_the_wire_with_its_own_bits_convention(world_of_one):
         CompressedHook("ef21-norm", ddp, _DenseUnderIndices(), stepsize=0.1, bits="values")
 
 
-class _HugeGradient:
+class _Noiseless:
+    """A protocol problem with exact oracles: f is the mean of the f_i, a draw is None."""
+
+    def f(self, x):
+        return float(np.mean([self.f_i(i, x) for i in range(self.n_clients)]))
+
+    def sample(self, i, rng):
+        return None
+
+
+class _HugeGradient(_Noiseless):
     """Every client's gradient is 1e308 in every coordinate: finite, while mu m + g overflows."""
 
     n_clients, dim = 2, 3
@@ -130,14 +140,8 @@ class _HugeGradient:
     def f_i(self, i, x):
         return 0.0
 
-    def f(self, x):
-        return 0.0
-
     def grad(self, x):
         return np.full(3, 1e308)
-
-    def sample(self, i, rng):
-        return None
 
     def grad_i(self, i, x, xi=None):
         return np.full(3, 1e308)
@@ -193,7 +197,7 @@ def test_engine_normalize_works_on_the_last_axis_with_blocks_for_any_leading_axe
     assert torch.equal(out[1, 2, 1:], torch.zeros(3, dtype=torch.float64))
 
 
-class _NanThenRefuses:
+class _NanThenRefuses(_Noiseless):
     """f_i = 0.5 ||x||^2; the gradient turns NaN once x_0 < 0.5 and the problem refuses (raises)
     to be evaluated at a non-finite point, as user code may."""
 
@@ -201,12 +205,6 @@ class _NanThenRefuses:
 
     def f_i(self, i, x):
         return 0.5 * float(np.dot(x, x))
-
-    def f(self, x):
-        return self.f_i(0, x)
-
-    def sample(self, i, rng):
-        return None
 
     def grad_i(self, i, x, xi=None):
         x = np.asarray(x, float)
@@ -253,10 +251,10 @@ def test_reference_names_the_client_whose_estimator_state_overflows():
     assert (info.value.quantity, info.value.iteration, info.value.client) == ("estimator state e_i", 1, 1)
 
 
-def test_ef21_reference_called_directly_reports_an_invalid_message_not_a_numpy_warning():
+def test_ef21_reference_called_directly_reports_an_overflowing_message_not_a_numpy_warning():
     """The registered reference function, called without algorithms.run (whose errstate silences
-    NumPy), still silences the invalid operations of its loop: an overflowing message is the
-    project's NonFiniteError even where warnings are errors."""
+    NumPy), still silences the overflow of its loop: an overflowing message is the project's
+    NonFiniteError even where warnings are errors."""
     import warnings
 
     from eftheory.schedules import as_schedule

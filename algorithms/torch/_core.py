@@ -242,7 +242,8 @@ class Env:
         else:
             self.rand = CounterRandom(self.run_seeds, self.device)
             self._blocks: dict[str, _Block] = {}
-        self._buffers: dict[str, torch.Tensor] = {}
+        self._buffers: dict[tuple, torch.Tensor] = {}          # (name, shape) -> work tensor
+        self._shape = (self.S, self.n, self.d)
         self._writes_out = bool(getattr(self.oracle, "writes_out", False))
 
     # -- workspace ----------------------------------------------------------------------------
@@ -253,15 +254,10 @@ class Env:
         the cost of allocating (and first touching) large blocks in the loop. The content is
         whatever was written last; a caller owns the names it uses.
         """
-        buf = self._buffers.get(name) if shape is None else None
-        if buf is not None:                                     # the default shape, made before
-            return buf
-        shape = (self.S, self.n, self.d) if shape is None else tuple(shape)
-        buf = self._buffers.get((name, shape))
+        key = (name, self._shape if shape is None else tuple(shape))
+        buf = self._buffers.get(key)
         if buf is None:
-            buf = self._buffers[(name, shape)] = torch.empty(shape, device=self.device, dtype=self.dtype)
-            if shape == (self.S, self.n, self.d):
-                self._buffers[name] = buf
+            buf = self._buffers[key] = torch.empty(key[1], device=self.device, dtype=self.dtype)
         return buf
 
     # -- randomness ---------------------------------------------------------------------------
