@@ -123,37 +123,101 @@ def _mix_(z: torch.Tensor) -> torch.Tensor:
 
 
 class Stream:
-    """One labelled stream of a run batch: calls t = 0, 1, ... of (S, *shape) numbers."""
+    """One labelled stream of a run batch: calls t = 0, 1, ... of (S, *shape) numbers.
+
+    Runs of the batch that share a seed draw the same numbers (their addresses are equal): the
+    words are computed once per distinct seed and the rows copied to the runs that repeat it (a
+    grouped call of a claim's controls repeats its seeds, one block per control)."""
 
     def __init__(self, owner: "CounterRandom", label: str):
         self.owner, self.label, self.t = owner, label, 0
         h = _label_hash(label)
         self._keys = [mix64(b ^ h) for b in owner._base]
-        self._key = torch.tensor([_signed(k) for k in self._keys], dtype=torch.int64,
+        distinct = list(dict.fromkeys(self._keys))                     # in order of first appearance
+        self._U = len(distinct)
+        self._expand = None
+        if self._U < len(self._keys):
+            row = {k: i for i, k in enumerate(distinct)}
+            self._expand = torch.tensor([row[k] for k in self._keys], dtype=torch.int64, device=owner.device)
+        self._key = torch.tensor([_signed(k) for k in distinct], dtype=torch.int64,
                                  device=owner.device).view(-1, 1)
+        self._key_np = np.array(distinct, dtype=np.uint64).reshape(-1, 1)
         self._offsets: dict[int, torch.Tensor] = {}
+        self._offsets_np: dict[int, np.ndarray] = {}
 
     @property
     def S(self) -> int:
         return len(self._keys)
 
+    def _runs(self, rows: torch.Tensor) -> torch.Tensor:
+        """Rows (U, ...) of the distinct seeds as the batch's rows (S, ...)."""
+        return rows if self._expand is None else rows.index_select(0, self._expand)
+
     def _ints(self, count: int, m: int, shift: int, bits: int, dtype) -> torch.Tensor:
         """floor(w / 2**shift) mod 2**bits of the words of calls t .. t + count - 1, positions
-        0 .. m - 1, as ``dtype`` (S, count, m) (exact: bits <= the mantissa); advances t.
+        0 .. m - 1, as ``dtype`` (U, count, m) for the U distinct seeds (exact: bits <= the
+        mantissa); advances t.
 
         Computed in chunks of about :data:`_CHUNK` words, so that the passes of the mixing
-        function run in the cache; the values do not depend on the chunking."""
+        function run in the cache; the values do not depend on the chunking. On the CPU the
+        words are computed by NumPy on ``uint64`` (its shifts are logical and its products wrap,
+        so a pass of the mixer is one ufunc call, not torch's shift-and-mask pair on int64);
+        elsewhere by torch on int64. Both are exact integer arithmetic modulo 2**64: the two
+        paths give the same words (``tests/test_counter_random.py``)."""
+        t0 = self._advance(count, m)
+        if self.owner.device.type == "cpu":
+            return torch.from_numpy(self._ints_numpy(t0, count, 0, m, shift, bits, dtype)).view(self._U, count, m)
+        return self._ints_torch(t0, count, 0, m, shift, bits, dtype).view(self._U, count, m)
+
+    def _advance(self, count: int, m: int) -> int:
         if m >= _POSITIONS:
             raise ValueError(f"a draw must hold fewer than 2**32 numbers per run; got {m}")
-        dev = self.owner.device
-        J = self._offsets.get(m)
-        if J is None:
-            J = self._offsets[m] = torch.arange(m, dtype=torch.int64, device=dev).mul_(_signed(_PHI))
-        T = torch.tensor([_signed(((self.t + c) << 32) * _PHI) for c in range(count)], dtype=torch.int64,
-                         device=dev)
+        t0 = self.t
         self.t += count
-        KT = torch.add(self._key, T).view(-1, 1)                      # (S * count, 1)
-        R = KT.shape[0]
+        return t0
+
+    def _call_offsets(self, t0: int, count: int) -> list[int]:
+        """The Weyl offsets (2**32 t) phi mod 2**64 of calls t0 .. t0 + count - 1."""
+        return [(((t0 + c) << 32) * _PHI) & _MASK for c in range(count)]
+
+    def _ints_numpy(self, t0: int, count: int, j0: int, j1: int, shift: int, bits: int, dtype) -> np.ndarray:
+        """Positions j0 .. j1 - 1 of calls t0 .. t0 + count - 1: a contiguous (U * count, j1 - j0) array."""
+        J = self._offsets_np.get(j1)
+        if J is None:
+            J = self._offsets_np[j1] = np.arange(j1, dtype=np.uint64) * np.uint64(_PHI)
+        T = np.array(self._call_offsets(t0, count), dtype=np.uint64)
+        KT = (self._key_np + T).reshape(-1, 1)                        # (U * count, 1)
+        R, m = KT.shape[0], j1 - j0
+        out = np.empty((R, m), dtype=np.float32 if dtype == torch.float32 else np.float64)
+        rb = max(1, _CHUNK // m)
+        cb = min(m, _CHUNK)
+        s30, s27, s31 = np.uint64(30), np.uint64(27), np.uint64(31)
+        m1, m2, sh, mask = np.uint64(_M1), np.uint64(_M2), np.uint64(shift), np.uint64((1 << bits) - 1)
+        for r0 in range(0, R, rb):
+            r1 = min(R, r0 + rb)
+            for c0 in range(0, m, cb):
+                c1 = min(m, c0 + cb)
+                z = np.add(J[j0 + c0:j0 + c1], KT[r0:r1])
+                tmp = np.empty_like(z)
+                z ^= np.right_shift(z, s30, out=tmp)
+                z *= m1
+                z ^= np.right_shift(z, s27, out=tmp)
+                z *= m2
+                z ^= np.right_shift(z, s31, out=tmp)
+                z >>= sh
+                z &= mask
+                out[r0:r1, c0:c1] = z                                  # exact: fewer than 2**bits
+        return out
+
+    def _ints_torch(self, t0: int, count: int, j0: int, j1: int, shift: int, bits: int, dtype) -> torch.Tensor:
+        """As :meth:`_ints_numpy`, by torch on int64 words, on the stream's device."""
+        dev = self.owner.device
+        J = self._offsets.get(j1)
+        if J is None:
+            J = self._offsets[j1] = torch.arange(j1, dtype=torch.int64, device=dev).mul_(_signed(_PHI))
+        T = torch.tensor([_signed(o) for o in self._call_offsets(t0, count)], dtype=torch.int64, device=dev)
+        KT = torch.add(self._key, T).view(-1, 1)                      # (U * count, 1)
+        R, m = KT.shape[0], j1 - j0
         out = torch.empty((R, m), dtype=dtype, device=dev)
         rb = max(1, _CHUNK // m)
         cb = min(m, _CHUNK)
@@ -162,41 +226,54 @@ class Stream:
             r1 = min(R, r0 + rb)
             for c0 in range(0, m, cb):
                 c1 = min(m, c0 + cb)
-                z = _mix_(torch.add(J[c0:c1], KT[r0:r1]))
+                z = _mix_(torch.add(J[j0 + c0:j0 + c1], KT[r0:r1]))
                 torch.bitwise_right_shift(z, shift, out=z).bitwise_and_(mask)
                 out[r0:r1, c0:c1].copy_(z)
-        return out.view(self.S, count, m)
+        return out
 
     def uniform(self, shape, count: int = 1, dtype=torch.float64) -> torch.Tensor:
         """U[0, 1) numbers (S, count, *shape) of the next ``count`` calls."""
         shape = tuple(int(a) for a in shape)
         m = math.prod(shape)
         if dtype == torch.float32:
-            return self._ints(count, m, 40, 24, torch.float32).mul_(2.0 ** -24).view(self.S, count, *shape)
-        u = self._ints(count, m, 11, 53, torch.float64).mul_(2.0 ** -53).view(self.S, count, *shape)
-        return u if dtype == torch.float64 else u.to(dtype)
+            u = self._ints(count, m, 40, 24, torch.float32).mul_(2.0 ** -24)
+        else:
+            u = self._ints(count, m, 11, 53, torch.float64).mul_(2.0 ** -53)
+            u = u if dtype == torch.float64 else u.to(dtype)
+        return self._runs(u).view(self.S, count, *shape)
 
     def normal(self, shape, count: int = 1, dtype=torch.float64) -> torch.Tensor:
-        """Standard normal numbers (S, count, *shape) of the next ``count`` calls (Box--Muller)."""
+        """Standard normal numbers (S, count, *shape) of the next ``count`` calls (Box--Muller).
+
+        On the CPU the logarithms are NumPy's and the words and angles are computed by NumPy on
+        contiguous arrays (the same IEEE products as torch's); the square roots, cosines and
+        sines are torch's (its sqrt is not NumPy's correctly rounded one). Elsewhere all is torch."""
         shape = tuple(int(a) for a in shape)
         m = math.prod(shape)
         h = (m + 1) // 2
-        u = self._ints(count, 2 * h, 11, 53, torch.float64)
-        a, b = u[..., :h], u[..., h:]                         # (S, count, h) each
-        a.add_(1.0).mul_(2.0 ** -53)                          # in (0, 1]
-        if a.device.type == "cpu":
-            an = a.numpy()
-            np.log(an, out=an)                                # NumPy's log: vectorised, exact per element
+        t0 = self._advance(count, 2 * h)
+        U = self._U
+        out = torch.empty((U * count, 2 * h), dtype=torch.float64, device=self.owner.device)
+        if self.owner.device.type == "cpu":
+            a = self._ints_numpy(t0, count, 0, h, 11, 53, torch.float64)        # (U * count, h)
+            b = self._ints_numpy(t0, count, h, 2 * h, 11, 53, torch.float64)
+            a += 1.0
+            a *= 2.0 ** -53                                                       # in (0, 1]
+            np.log(a, out=a)
+            r = torch.from_numpy(a).mul_(-2.0).sqrt_()                             # sqrt(-2 ln a), torch's sqrt
+            b *= 2.0 ** -53 * 2.0 * math.pi
+            theta = torch.from_numpy(b)
         else:
-            a.log_()
-        r = a.mul_(-2.0).sqrt_()                              # sqrt(-2 ln a)
-        theta = b.mul_(2.0 ** -53 * 2.0 * math.pi)
-        out = torch.empty((self.S, count, 2 * h), dtype=torch.float64, device=u.device)
-        torch.cos(theta, out=out[..., :h]).mul_(r)
-        torch.sin(theta, out=out[..., h:]).mul_(r)
+            u = self._ints_torch(t0, count, 0, 2 * h, 11, 53, torch.float64)
+            a, b = u[:, :h], u[:, h:]
+            r = a.add_(1.0).mul_(2.0 ** -53).log_().mul_(-2.0).sqrt_()
+            theta = b.mul_(2.0 ** -53 * 2.0 * math.pi)
+        torch.cos(theta, out=out[:, :h]).mul_(r)
+        torch.sin(theta, out=out[:, h:]).mul_(r)
+        out = out.view(U, count, 2 * h)
         if 2 * h != m:
             out = out[..., :m]
-        out = out.reshape(self.S, count, *shape)
+        out = self._runs(out.reshape(U, count, *shape))
         return out if dtype == torch.float64 else out.to(dtype)
 
     def seeds(self, count: int = 1) -> list[list[int]]:

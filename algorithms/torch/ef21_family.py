@@ -303,7 +303,7 @@ def ef21_engine(name, problem, compressor, x0, iters, *, stepsize, momentum, see
     eta = RunValues(momentum, iters, env, ndim=3) if momentum is not None else None   # (S, 1, 1) per run
     up_bits = float(compressor.bits(d, options["bits"]))
     init_bits = {"gradient": 32.0 * d, "zero": 0.0}.get(options["init"], up_bits)
-    grad_calls = torch.ones(iters, dtype=torch.float64)
+    grad_calls = torch.ones(iters, dtype=torch.float64, device="cpu")
     grad_calls[1:] += extra_grads
     hvp_calls = [0.0] * iters
 

@@ -143,7 +143,7 @@ def local_ef_engine(name, problem, compressor, x0, iters, *, stepsize, seed, ste
     m = torch.zeros((S, n, d), device=env.device, dtype=env.dtype)
     e_loc = torch.zeros_like(m)
     e_srv = torch.zeros_like(x)
-    averaged = torch.zeros(iters, dtype=torch.float64)
+    averaged = torch.zeros(iters, dtype=torch.float64, device="cpu")
     norm = lambda t: torch.linalg.vector_norm(t, dim=-1)
 
     full = env.full
