@@ -14,7 +14,8 @@ and :math:`j` is the position of the number within one call (row-major over the 
 the run axis excluded). Run s of a batch of seeds therefore draws exactly what a run with
 ``seeds=[\sigma_s]`` draws, whatever the other runs are, and a block of consecutive calls can be
 computed in one pass (the engine prefetches blocks of calls; the values do not depend on the
-blocking).
+blocking). Runs of one batch that share a seed share their addresses: their numbers are computed
+once and copied (a claim's controls run in one call with the same seeds).
 
 Layout (all arithmetic modulo :math:`2^{64}`, :math:`\phi` = 0x9E3779B97F4A7C15):
 
