@@ -72,6 +72,19 @@ def _ef21(problem, C=None, backend="numpy", **kw):
                                   TopK(1) if C is None else C, np.ones(2), 5, stepsize=0.1, backend=backend, **kw)
 
 
+class _HalveNoTorch:
+    """A duck-typed compressor v -> v/2 with the NumPy interface only (no ``torch`` method)."""
+
+    def __call__(self, v, rng=None):
+        return np.asarray(v) / 2
+
+    def alpha(self, d):
+        return 0.75
+
+    def bits(self, d, convention=None):
+        return 64.0 * d
+
+
 def _classes():
     from eftheory.compressors import ScaledRandK, Sign, TopK
 
@@ -85,6 +98,8 @@ CASES += [
     InvalidCase("run-compressor-class", _ef21(_Tiny(), C=_classes()[0]), ("compressor", "class TopK")),
     InvalidCase("run-compressor-sign-no-alpha", _ef21(_Tiny(), C=_classes()[1]), ("compressor", "alpha")),
     InvalidCase("run-compressor-scaled-randk-no-alpha", _ef21(_Tiny(), C=_classes()[2]), ("compressor", "k > d/2")),
+    InvalidCase("run-compressor-without-torch-method", _ef21(_Tiny(), C=_HalveNoTorch(), backend="torch"),
+                ("compressor", "torch(v, generator=None, u=None) method", "backend='torch'")),
     InvalidCase("run-problem-class", lambda: algorithms.run("ef21", _Tiny, None, np.zeros(2), 3, stepsize=0.1),
                 ("problem", "class _Tiny")),
     InvalidCase("run-record-unknown", _ef21(_Tiny(), record="some"), ("record", "'stats'")),
