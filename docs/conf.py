@@ -23,7 +23,7 @@ myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "mutation_survivors.md",
-                    "mutation_survivors_seed0.md"]   # included by mutants.md
+                    "mutation_survivors_seed1.md", "mutation_survivors_seed0.md"]   # included by mutants.md
 autodoc_mock_imports = []
 autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": False}
 autodoc_member_order = "bysource"
