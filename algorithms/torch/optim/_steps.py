@@ -188,7 +188,7 @@ def sign_step(env, card, st: dict, x: torch.Tensor, k: int, *, gamma, beta, conv
         rows = 1 if card.centralized else env.n
         st["v"] = torch.zeros((1, rows, env.d), device=env.device, dtype=env.dtype)
     if card.estimator == "signum":
-        top = float(torch.as_tensor(beta, device=env.device).max())          # per-group values may form a vector
+        top = float(torch.as_tensor(beta, device=env.device).max())     # per-group values may form a vector
         if top >= 1.0:
             raise ValueError(f"momentum must lie in (0, 1) for {card.name!r} (Signum weighs the previous "
                              f"momentum by beta); got {top:g}")
