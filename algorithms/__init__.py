@@ -175,10 +175,10 @@ def run(name: str, problem, compressor, x0, iters: int, *, stepsize, momentum=No
     require(problem, _needs(name, spec), algorithm=name)
     x0 = check_vector("x0", x0, d)
     _check_compressor(name, spec, compressor, d)
-    if backend == "torch" and compressor is not None and not callable(getattr(compressor, "torch", None)):
-        raise ValueError(f"compressor must have a torch(v, generator=None, u=None) method for backend='torch' "
-                         f"(every eftheory.compressors.Compressor has one; the NumPy reference needs only the call); "
-                         f"got {compressor!r}")
+    if backend == "torch" and compressor is not None:
+        from .torch.optim._base import check_compressor
+
+        check_compressor(compressor)                  # the engine calls compressor.torch(...)
     if options.get("record_clients") is True and not policy.vectors:
         raise ValueError(f"record_clients=True needs record='all' (it keeps every (n, d) state); got record={record!r}")
     unknown = sorted(set(options) - set(spec.options))
