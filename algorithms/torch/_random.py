@@ -123,6 +123,14 @@ def _mix_(z: torch.Tensor) -> torch.Tensor:
     return z
 
 
+def _chunks(R: int, m: int):
+    """(rows, cols) slices covering an R x m block in pieces of about :data:`_CHUNK` words."""
+    rb, cb = max(1, _CHUNK // m), min(m, _CHUNK)
+    for r0 in range(0, R, rb):
+        for c0 in range(0, m, cb):
+            yield slice(r0, min(R, r0 + rb)), slice(c0, min(m, c0 + cb))
+
+
 class Stream:
     """One labelled stream of a run batch: calls t = 0, 1, ... of (S, *shape) numbers.
 
@@ -190,24 +198,19 @@ class Stream:
         KT = (self._key_np + T).reshape(-1, 1)                        # (U * count, 1)
         R, m = KT.shape[0], j1 - j0
         out = np.empty((R, m), dtype=np.float32 if dtype == torch.float32 else np.float64)
-        rb = max(1, _CHUNK // m)
-        cb = min(m, _CHUNK)
         s30, s27, s31 = np.uint64(30), np.uint64(27), np.uint64(31)
         m1, m2, sh, mask = np.uint64(_M1), np.uint64(_M2), np.uint64(shift), np.uint64((1 << bits) - 1)
-        for r0 in range(0, R, rb):
-            r1 = min(R, r0 + rb)
-            for c0 in range(0, m, cb):
-                c1 = min(m, c0 + cb)
-                z = np.add(J[j0 + c0:j0 + c1], KT[r0:r1])
-                tmp = np.empty_like(z)
-                z ^= np.right_shift(z, s30, out=tmp)
-                z *= m1
-                z ^= np.right_shift(z, s27, out=tmp)
-                z *= m2
-                z ^= np.right_shift(z, s31, out=tmp)
-                z >>= sh
-                z &= mask
-                out[r0:r1, c0:c1] = z                                  # exact: fewer than 2**bits
+        for rows, cols in _chunks(R, m):
+            z = np.add(J[j0 + cols.start:j0 + cols.stop], KT[rows])
+            tmp = np.empty_like(z)
+            z ^= np.right_shift(z, s30, out=tmp)
+            z *= m1
+            z ^= np.right_shift(z, s27, out=tmp)
+            z *= m2
+            z ^= np.right_shift(z, s31, out=tmp)
+            z >>= sh
+            z &= mask
+            out[rows, cols] = z                                          # exact: fewer than 2**bits
         return out
 
     def _ints_torch(self, t0: int, count: int, j0: int, j1: int, shift: int, bits: int, dtype) -> torch.Tensor:
@@ -220,16 +223,11 @@ class Stream:
         KT = torch.add(self._key, T).view(-1, 1)                      # (U * count, 1)
         R, m = KT.shape[0], j1 - j0
         out = torch.empty((R, m), dtype=dtype, device=dev)
-        rb = max(1, _CHUNK // m)
-        cb = min(m, _CHUNK)
         mask = (1 << bits) - 1
-        for r0 in range(0, R, rb):
-            r1 = min(R, r0 + rb)
-            for c0 in range(0, m, cb):
-                c1 = min(m, c0 + cb)
-                z = _mix_(torch.add(J[j0 + c0:j0 + c1], KT[r0:r1]))
-                torch.bitwise_right_shift(z, shift, out=z).bitwise_and_(mask)
-                out[r0:r1, c0:c1].copy_(z)
+        for rows, cols in _chunks(R, m):
+            z = _mix_(torch.add(J[j0 + cols.start:j0 + cols.stop], KT[rows]))
+            torch.bitwise_right_shift(z, shift, out=z).bitwise_and_(mask)
+            out[rows, cols].copy_(z)
         return out
 
     def uniform(self, shape, count: int = 1, dtype=torch.float64) -> torch.Tensor:
