@@ -12,30 +12,23 @@ import algorithms
 from algorithms import NonFiniteError, PerRun
 from algorithms.torch import distributed as D_
 from eftheory.schedules import constant
+from invalid_cases_core import _HalveNoTorch
+from test_mutkill_survivors4 import _Noiseless
 
 
-class _NanHvpOnClientOne:
+class _NanHvpOnClientOne(_Noiseless):
     """Two clients of 1/2 ||x||^2 with exact gradients; client 1's Hessian-vector product is NaN."""
 
     n_clients, dim = 2, 3
 
-    def f(self, x):
-        return 0.5 * float(np.dot(x, x))
-
     def f_i(self, i, x):
-        return self.f(x)
-
-    def grad(self, x):
-        return np.asarray(x, dtype=float)
+        return 0.5 * float(np.dot(x, x))
 
     def grad_i(self, i, x, xi=None):
         return np.asarray(x, dtype=float)
 
     def hvp_i(self, i, x, u, xi=None):
         return np.asarray(u, dtype=float) if i == 0 else np.full(3, np.nan)
-
-    def sample(self, i, rng):
-        return None
 
 
 def test_reference_names_the_client_whose_hessian_vector_product_is_not_finite():
@@ -57,21 +50,12 @@ def test_a_per_run_schedule_is_refused_by_an_engine_that_takes_one_schedule_nami
         schedule_values(PerRun((constant(0.1), constant(0.2)), (1, 1)), 3)
 
 
-class _HalveWithTorch:
-    """A duck-typed deterministic compressor v -> v/2 (alpha = 3/4) with a ``torch`` method and no
-    ``random`` attribute: a compressor that draws nothing need not say so."""
-
-    def __call__(self, v, rng=None):
-        return np.asarray(v) / 2
+class _HalveWithTorch(_HalveNoTorch):
+    """The duck-typed compressor v -> v/2 with a ``torch`` method too, and still no ``random``
+    attribute: a compressor that draws nothing need not say so."""
 
     def torch(self, v, generator=None, u=None):
         return v / 2
-
-    def alpha(self, d):
-        return 0.75
-
-    def bits(self, d, convention=None):
-        return 64.0 * d
 
 
 def test_a_compressor_without_a_random_attribute_is_deterministic_on_the_engine():
@@ -95,18 +79,14 @@ def test_run_distributed_uses_seed_0_unless_told(monkeypatch):
     monkeypatch.setattr(D_, "spawn", lambda jobs, world_size, **kw: seen.append(jobs) or ["result"])
     D_.run_distributed("ef21-norm", functools.partial(LogisticProblem, 2), TopK(2), np.zeros(LogisticProblem(2).dim),
                        3, world_size=2, stepsize=0.05)
-    (jobs,), = [seen]
-    assert [j.seed for j in jobs] == [0]
+    assert len(seen) == 1 and [j.seed for j in seen[0]] == [0]
 
 
-class _HugeHvp:
+class _HugeHvp(_Noiseless):
     """One client whose gradient and Hessian-vector product are 1e308 in coordinate 0: both finite,
     while the HM estimator (1 - eta)(v + hvp) + eta g overflows in the first step (k = 0)."""
 
     n_clients, dim = 1, 2
-
-    def f(self, x):
-        return 0.0
 
     def f_i(self, i, x):
         return 0.0
@@ -116,9 +96,6 @@ class _HugeHvp:
 
     def hvp_i(self, i, x, u, xi=None):
         return np.array([1e308, 0.0])
-
-    def sample(self, i, rng):
-        return None
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])

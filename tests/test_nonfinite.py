@@ -255,8 +255,8 @@ def test_engine_reads_only_the_iterate_at_every_step_for_the_projects_compressor
 
 
 @pytest.mark.parametrize("iters", [1, 2, 3, 7])
-@pytest.mark.parametrize("name, stepsize", [("ef21", 1e3), ("ef", 1e3), ("saef", 1e3)])
-def test_fast_watch_with_sinks_finds_a_divergence_at_the_last_steps(name, stepsize, iters):
+@pytest.mark.parametrize("name", ["ef21", "ef", "saef"])
+def test_fast_watch_with_sinks_finds_a_divergence_at_the_last_steps(name, iters):
     """EF21 / EF / SAEF on a quartic with a huge stepsize overflow at a known step; runs that end at
     or just after it report the exact watch's finding through algorithms.run (fast, sinks, repeat)."""
     p = Polynomial(d=4, L0=4.0, L1=4.0)
@@ -264,7 +264,7 @@ def test_fast_watch_with_sinks_finds_a_divergence_at_the_last_steps(name, stepsi
     from eftheory.schedules import as_schedule
 
     def exact():
-        return spec.fn(p, TopK(1), np.full(4, 20.0), iters, stepsize=as_schedule(stepsize), seed=0,
+        return spec.fn(p, TopK(1), np.full(4, 20.0), iters, stepsize=as_schedule(1e3), seed=0,
                        **{**spec.options, "seeds": 2})
 
     try:
@@ -273,7 +273,7 @@ def test_fast_watch_with_sinks_finds_a_divergence_at_the_last_steps(name, stepsi
     except NonFiniteError as err:
         want = (err.quantity, err.iteration, err.run)
     try:
-        algorithms.run(name, p, TopK(1), np.full(4, 20.0), iters, stepsize=stepsize, backend="torch", seeds=2)
+        algorithms.run(name, p, TopK(1), np.full(4, 20.0), iters, stepsize=1e3, backend="torch", seeds=2)
         got = None
     except NonFiniteError as err:
         got = (err.quantity, err.iteration, err.run)
